@@ -1,0 +1,44 @@
+"""The survey platform's Flask application factory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from survey_app.config import check_config, load_config
+
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build an app: settings from defaults, environment, then ``config``; no I/O here."""
+    app = Flask(
+        __name__,
+        template_folder=os.path.join(PROJECT_ROOT, "templates"),
+        static_folder=os.path.join(PROJECT_ROOT, "static"),
+        instance_relative_config=True,
+    )
+    app.config.from_mapping(load_config(app.instance_path, config))
+    check_config(app.config)
+
+    from survey_app import cli, i18n, security
+    from survey_app.database import configure_engine
+    from survey_app.extensions import csrf, db, limiter, migrate
+    from survey_app.respond.views import bp as respond_bp
+
+    db.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)  # event listeners only; no connection is opened
+    migrate.init_app(
+        app, db, directory=os.path.join(PROJECT_ROOT, "migrations"), render_as_batch=True
+    )
+    csrf.init_app(app)
+    limiter.init_app(app)
+    i18n.init_app(app)
+    security.init_app(app)
+    app.register_blueprint(respond_bp)
+    cli.init_app(app)
+    return app

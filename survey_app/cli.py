@@ -1,0 +1,68 @@
+"""Command-line tools: ``flask --app wsgi demo …`` and ``flask --app wsgi questionnaires …``.
+
+Thin wrappers over service functions.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from survey_app import demo
+from survey_app.extensions import db
+from survey_app.issuing import issue_codes
+from survey_app.vocabulary import RESPONDENT_GROUPS
+
+demo_cli = AppGroup("demo", help="The demo county.")
+questionnaires_cli = AppGroup("questionnaires", help="Questionnaire definitions.")
+
+
+@demo_cli.command("seed")
+def demo_seed() -> None:
+    """Create the demo county (about 40 schools) with an open campaign."""
+    try:
+        campaign = demo.seed_demo_county()
+    except demo.DemoExists:
+        click.echo("The demo county is already seeded.")
+        return
+    db.session.commit()
+    click.echo(f"Seeded {campaign.county_name} ({campaign.county_code}), campaign {campaign.id}.")
+
+
+@demo_cli.command("codes")
+@click.option("--group", "respondent_group", type=click.Choice(RESPONDENT_GROUPS), required=True)
+@click.option("--n", "count", type=click.IntRange(1, 10_000), default=1, show_default=True)
+def demo_codes(respondent_group: str, count: int) -> None:
+    """Print unused one-time codes of the demo county with their full links."""
+    campaign = demo.demo_campaign()
+    if campaign is None:
+        raise click.ClickException("No demo county: run `flask --app wsgi demo seed` first.")
+    schools = demo.schools_for_group(campaign, respondent_group)
+    chooser = random.Random(secrets.randbits(64))  # noqa: S311 - picks a school, not a secret
+    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    for _index in range(count):
+        (code,) = issue_codes(chooser.choice(schools), respondent_group, 1)
+        click.echo(f"{code}  {base}/r/{code}")
+    db.session.commit()
+
+
+@questionnaires_cli.command("check")
+def questionnaires_check() -> None:
+    """Validate every questionnaire file; print each problem with file, item and field."""
+    from questionnaires import check_all
+
+    problems = check_all()
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    if problems:
+        raise SystemExit(1)
+    click.echo("All questionnaires are valid.")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(demo_cli)
+    app.cli.add_command(questionnaires_cli)

@@ -1,0 +1,66 @@
+"""Configuration: defaults, then the environment, then a test mapping.
+
+Every setting can be given as an environment variable of the same name. The embedded
+default database is a SQLite file under the instance folder; production sets
+``DATABASE_URL`` to PostgreSQL (``postgresql+psycopg://…``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+DEFAULT_SECRET_KEY = "dev-only-insecure-secret"  # noqa: S105 - refused outside debug/testing
+
+LANGUAGES = ("zh_Hans", "zh_Hant", "en", "ug")
+
+
+class ConfigError(RuntimeError):
+    """Raised when the app is asked to start with an unsafe configuration."""
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Return the settings for one app: defaults < environment < ``overrides``."""
+    config: dict[str, Any] = {
+        "SECRET_KEY": os.environ.get("SECRET_KEY", DEFAULT_SECRET_KEY),
+        "SQLALCHEMY_DATABASE_URI": os.environ.get(
+            "DATABASE_URL", "sqlite:///" + os.path.join(instance_path, "survey.sqlite3")
+        ),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "CODE_ENTRY_LIMIT": os.environ.get("CODE_ENTRY_LIMIT", "10 per minute;50 per hour"),
+        "BABEL_DEFAULT_LOCALE": "zh_Hans",
+        "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
+        "LANGUAGES": LANGUAGES,
+        "ITEMS_PER_PAGE": int(os.environ.get("ITEMS_PER_PAGE", "5")),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _env_bool("SESSION_COOKIE_SECURE", False),
+        "WTF_CSRF_TIME_LIMIT": None,  # a questionnaire may stay open for hours on a phone
+        "DEBUG": _env_bool("FLASK_DEBUG", False),
+        "TESTING": False,
+    }
+    if overrides:
+        config.update(overrides)
+    return config
+
+
+def check_config(config: Mapping[str, Any]) -> None:
+    """Refuse to run in production with the default or an empty secret."""
+    relaxed = config.get("DEBUG") or config.get("TESTING")
+    secret = config.get("SECRET_KEY")
+    if not relaxed and (not secret or secret == DEFAULT_SECRET_KEY):
+        raise ConfigError(
+            "SECRET_KEY is not set: set the SECRET_KEY environment variable "
+            "(or FLASK_DEBUG=1 for local development)"
+        )

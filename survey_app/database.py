@@ -1,0 +1,32 @@
+"""Engine settings that make the embedded SQLite behave like the production database."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+
+def configure_engine(engine: Engine) -> None:
+    """For SQLite: enforce foreign keys and let SQLAlchemy own transactions.
+
+    pysqlite otherwise starts transactions lazily on its own, which breaks SAVEPOINTs
+    (SQLAlchemy's documented recipe); PostgreSQL needs nothing here.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        if isinstance(dbapi_connection, sqlite3.Connection):
+            dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN")

@@ -1,0 +1,160 @@
+"""A realistic demo county: about 40 schools, enrolments, staff and group populations.
+
+The numbers are invented but shaped like a county of ~420,000 residents in western
+China: a few large urban schools, town schools, many small rural schools and 教学点.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from survey_app.extensions import db
+from survey_app.models import Campaign, GroupPopulation, School, Stratum
+
+DEMO_COUNTY_CODE = "659999"
+DEMO_COUNTY_NAME = "示范县"
+
+
+@dataclass(frozen=True)
+class SchoolShape:
+    level: str
+    location: str
+    count: int
+    enrolment: tuple[int, int]
+    pupils_per_teacher: float
+
+
+# 41 schools in all.
+SHAPES = (
+    SchoolShape("primary", "urban", 6, (1400, 2600), 17.0),
+    SchoolShape("junior", "urban", 3, (1200, 2200), 12.5),
+    SchoolShape("nine_year", "urban", 2, (1800, 2800), 14.0),
+    SchoolShape("primary", "town", 8, (500, 1300), 16.0),
+    SchoolShape("junior", "town", 5, (600, 1500), 12.0),
+    SchoolShape("nine_year", "town", 3, (700, 1400), 13.0),
+    SchoolShape("primary", "rural", 7, (90, 420), 13.0),
+    SchoolShape("nine_year", "rural", 2, (250, 600), 11.0),
+    SchoolShape("teaching_point", "rural", 5, (12, 60), 8.0),
+)
+
+LEVEL_NAMES = {
+    "primary": "小学",
+    "junior": "中学",
+    "nine_year": "九年一贯制学校",
+    "teaching_point": "教学点",
+}
+PLACE_NAMES = (
+    "城关",
+    "东城",
+    "西城",
+    "南关",
+    "北街",
+    "新华",
+    "解放",
+    "团结",
+    "幸福",
+    "和平",
+    "红旗",
+    "光明",
+    "英阿瓦提",
+    "托万",
+    "阿克然",
+    "库木",
+    "喀拉",
+    "巴格",
+    "吐格曼",
+    "铁热克",
+)
+
+
+class DemoExists(Exception):
+    """The demo county is already in the database."""
+
+
+def seed_demo_county(now: datetime | None = None, seed: int = 20261124) -> Campaign:
+    """Create the demo campaign (open for 30 days from ``now``) with its school frame."""
+    if db.session.scalar(select(Campaign).where(Campaign.county_code == DEMO_COUNTY_CODE)):
+        raise DemoExists(DEMO_COUNTY_CODE)
+    now = now or datetime.now(UTC)
+    rng = random.Random(seed)  # noqa: S311 - reproducible demo data, not a secret
+    campaign = Campaign(
+        county_code=DEMO_COUNTY_CODE,
+        county_name=DEMO_COUNTY_NAME,
+        stage="self",
+        status="open",
+        opens_at=now - timedelta(days=1),
+        closes_at=now + timedelta(days=30),
+        resident_population=418_600,
+    )
+    db.session.add(campaign)
+    db.session.flush()
+    strata: dict[tuple[str, str], Stratum] = {}
+    schools: list[School] = []
+    serial = 0
+    for shape in SHAPES:
+        key = (shape.location, shape.level)
+        if key not in strata:
+            strata[key] = Stratum(
+                campaign_id=campaign.id,
+                code=f"{shape.location}-{shape.level}",
+                location=shape.location,
+                school_level=shape.level,
+            )
+            db.session.add(strata[key])
+            db.session.flush()
+        for _index in range(shape.count):
+            serial += 1
+            enrolment = rng.randint(*shape.enrolment)
+            place = PLACE_NAMES[serial % len(PLACE_NAMES)]
+            schools.append(
+                School(
+                    campaign_id=campaign.id,
+                    stratum_id=strata[key].id,
+                    code=f"2{DEMO_COUNTY_CODE}{serial:03d}",
+                    name=f"{DEMO_COUNTY_NAME}{place}第{serial}{LEVEL_NAMES[shape.level]}",
+                    level=shape.level,
+                    location=shape.location,
+                    enrolment=enrolment,
+                    teachers=max(2, round(enrolment / shape.pupils_per_teacher)),
+                )
+            )
+    db.session.add_all(schools)
+    enrolled = sum(s.enrolment for s in schools)
+    populations = {
+        # Students from grade 3 up: about 7 of 9 grades.
+        "student": round(enrolled * 7 / 9),
+        # One answering parent per family, some families with two children at school.
+        "parent": round(enrolled * 0.85),
+        "teacher": sum(s.teachers for s in schools) - len(schools),
+        "principal": len(schools),
+        "deputy": 212,
+        "member": 187,
+        "resident": 418_600 - enrolled - round(enrolled * 1.7),
+    }
+    db.session.add_all(
+        GroupPopulation(campaign_id=campaign.id, respondent_group=group, population=count)
+        for group, count in populations.items()
+    )
+    db.session.flush()
+    return campaign
+
+
+def demo_campaign() -> Campaign | None:
+    return db.session.scalar(select(Campaign).where(Campaign.county_code == DEMO_COUNTY_CODE))
+
+
+def schools_for_group(campaign: Campaign, respondent_group: str) -> list[School]:
+    """Schools through which a group is reached; deputies etc. are reached county-wide,
+    and are attached to the school of their residence area (any school) in the demo."""
+    schools = list(
+        db.session.scalars(
+            select(School).where(School.campaign_id == campaign.id).order_by(School.id)
+        )
+    )
+    if respondent_group == "student":
+        return [s for s in schools if s.level != "teaching_point" or s.enrolment >= 20]
+    return schools

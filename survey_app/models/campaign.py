@@ -1,0 +1,87 @@
+"""A campaign is one county's evaluation round; its strata and group populations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from survey_app.models.base import Base
+from survey_app.vocabulary import (
+    CAMPAIGN_STATUSES,
+    LOCATIONS,
+    RESPONDENT_GROUPS,
+    SCHOOL_LEVELS,
+    STAGES,
+    sql_in,
+)
+
+
+class Campaign(Base):
+    """One county's survey round at one stage (自评, 省级, 国家) within a collection window."""
+
+    __tablename__ = "campaign"
+    __table_args__ = (
+        CheckConstraint(sql_in("stage", STAGES), name="stage"),
+        CheckConstraint(sql_in("status", CAMPAIGN_STATUSES), name="status"),
+        CheckConstraint("closes_at > opens_at", name="window"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    county_code: Mapped[str] = mapped_column(String(12))  # GB/T 2260 administrative code
+    county_name: Mapped[str] = mapped_column(String(80))
+    stage: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(12), default="draft")
+    opens_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    closes_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    resident_population: Mapped[int] = mapped_column(Integer)
+
+    strata: Mapped[list[Stratum]] = relationship(back_populates="campaign")
+    group_populations: Mapped[list[GroupPopulation]] = relationship(back_populates="campaign")
+
+    def is_collecting(self, now: datetime) -> bool:
+        """True while respondents may answer: open status and inside the window."""
+        return self.status == "open" and _aware(self.opens_at) <= now < _aware(self.closes_at)
+
+
+class Stratum(Base):
+    """A sampling stratum: a location (城区/镇区/乡村) crossed with a school level."""
+
+    __tablename__ = "stratum"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "code"),
+        CheckConstraint(sql_in("location", LOCATIONS), name="location"),
+        CheckConstraint(sql_in("school_level", SCHOOL_LEVELS), name="school_level"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
+    code: Mapped[str] = mapped_column(String(40))
+    location: Mapped[str] = mapped_column(String(12))
+    school_level: Mapped[str] = mapped_column(String(16))
+
+    campaign: Mapped[Campaign] = relationship(back_populates="strata")
+
+
+class GroupPopulation(Base):
+    """How many people of one respondent group live in the county: the weighting target."""
+
+    __tablename__ = "group_population"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "respondent_group"),
+        CheckConstraint(sql_in("respondent_group", RESPONDENT_GROUPS), name="respondent_group"),
+        CheckConstraint("population >= 0", name="population"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
+    respondent_group: Mapped[str] = mapped_column(String(12))
+    population: Mapped[int] = mapped_column(Integer)
+
+    campaign: Mapped[Campaign] = relationship(back_populates="group_populations")
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite returns naive datetimes; every stored time is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -1,0 +1,34 @@
+"""The school frame: the sampling clusters of a campaign."""
+
+from __future__ import annotations
+
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from survey_app.models.base import Base
+from survey_app.models.campaign import Stratum
+from survey_app.vocabulary import LOCATIONS, SCHOOL_LEVELS, sql_in
+
+
+class School(Base):
+    """A school (or 教学点) of the county with the counts that size its populations."""
+
+    __tablename__ = "school"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "code"),
+        CheckConstraint(sql_in("level", SCHOOL_LEVELS), name="level"),
+        CheckConstraint(sql_in("location", LOCATIONS), name="location"),
+        CheckConstraint("enrolment >= 0 AND teachers >= 0", name="counts"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
+    stratum_id: Mapped[int] = mapped_column(ForeignKey("stratum.id"), index=True)
+    code: Mapped[str] = mapped_column(String(20))  # 学校标识码
+    name: Mapped[str] = mapped_column(String(120))
+    level: Mapped[str] = mapped_column(String(16))
+    location: Mapped[str] = mapped_column(String(12))
+    enrolment: Mapped[int] = mapped_column(Integer)
+    teachers: Mapped[int] = mapped_column(Integer)
+
+    stratum: Mapped[Stratum] = relationship()

@@ -1,0 +1,124 @@
+"""One-time codes, drafts in progress, and the stored anonymous responses.
+
+Anonymity by construction
+-------------------------
+* A :class:`OneTimeCode` knows the campaign, group, school and stratum it was issued for,
+  never a person: who received which QR slip is not recorded anywhere. Only a SHA-256
+  digest of the code is stored, so a database dump cannot be turned back into links.
+* A :class:`Response` has no foreign key to its code and no column a code could be
+  matched on: at submission the response is written from the code's *sampling cell*
+  (campaign, group, school, stratum, reading level), the code is marked ``used`` without
+  a timestamp and its draft is erased in the same transaction.
+* No table has a column for a name, a phone number or an IP address; rate limiting keys
+  on a keyed hash of the address held only in the limiter's expiring store.
+* The submission time is kept to the minute (for burst detection); with many codes per
+  school the time does not identify a code either.
+
+Reading a million responses fast
+--------------------------------
+Analysis reads one campaign with two narrow, index-backed queries: ``response`` by
+``campaign_id`` (group, school, stratum as small integers/strings) and ``answer`` by its
+leading ``campaign_id`` column, streamed with a server-side cursor (``yield_per``) into
+numpy arrays and pivoted to a respondents × items matrix by integer indices; no ORM
+objects are built. Answers are small integers (0 = 不了解) in a long table so new
+questionnaire versions need no schema change.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from survey_app.models.base import Base
+from survey_app.models.frame import School
+from survey_app.vocabulary import CODE_STATUSES, READING_LEVELS, RESPONDENT_GROUPS, sql_in
+
+
+class OneTimeCode(Base):
+    """A single-use access code for one sampled respondent slot (not a person)."""
+
+    __tablename__ = "one_time_code"
+    __table_args__ = (
+        CheckConstraint(sql_in("respondent_group", RESPONDENT_GROUPS), name="respondent_group"),
+        CheckConstraint(sql_in("status", CODE_STATUSES), name="status"),
+        CheckConstraint(
+            "reading_level IS NULL OR " + sql_in("reading_level", READING_LEVELS),
+            name="reading_level",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)  # sha256(code)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"), index=True)
+    respondent_group: Mapped[str] = mapped_column(String(12))
+    reading_level: Mapped[str | None] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(8), default="issued")
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The answers given so far, saved page by page: {"lang": .., "answers": {item: code}, ..}.
+    # Erased when the response is submitted.
+    draft: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    school: Mapped[School] = relationship()
+
+
+class Response(Base):
+    """One submitted questionnaire; knows its sampling cell and questionnaire version only."""
+
+    __tablename__ = "response"
+    __table_args__ = (
+        CheckConstraint(sql_in("respondent_group", RESPONDENT_GROUPS), name="respondent_group"),
+        CheckConstraint("questionnaire_version >= 1", name="questionnaire_version"),
+        Index("ix_response_campaign_group", "campaign_id", "respondent_group"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
+    respondent_group: Mapped[str] = mapped_column(String(12))
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"), index=True)  # the PSU
+    stratum_id: Mapped[int] = mapped_column(ForeignKey("stratum.id"))
+    reading_level: Mapped[str | None] = mapped_column(String(8))
+    questionnaire_key: Mapped[str] = mapped_column(String(40))
+    questionnaire_version: Mapped[int] = mapped_column(Integer)
+    language: Mapped[str] = mapped_column(String(8))
+    submitted_minute: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+
+    answers: Mapped[list[Answer]] = relationship(
+        back_populates="response", cascade="all, delete-orphan"
+    )
+
+
+class Answer(Base):
+    """One item's answer: the option code (0 = 不了解, don't know)."""
+
+    __tablename__ = "answer"
+    __table_args__ = (
+        CheckConstraint("value >= 0", name="value"),
+        # Leading campaign_id: analysis reads a whole campaign with one index range scan.
+        Index("ix_answer_campaign_item", "campaign_id", "item_id"),
+    )
+
+    response_id: Mapped[int] = mapped_column(
+        ForeignKey("response.id", ondelete="CASCADE"), primary_key=True
+    )
+    item_id: Mapped[str] = mapped_column(String(20), primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
+    value: Mapped[int] = mapped_column(SmallInteger)
+
+    response: Mapped[Response] = relationship(back_populates="answers")

@@ -1,0 +1,1 @@
+"""The respondent's path: a one-time code to a stored, anonymous response."""

@@ -1,0 +1,204 @@
+"""Plain functions for the respondent's path; views call these and commit once.
+
+Nothing here touches ``request`` or ``session``: callers pass codes, answers and the time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+
+from questionnaires import Item, Questionnaire, questionnaire_for
+from survey_app.codes import code_digest, normalise_code
+from survey_app.extensions import db
+from survey_app.models import Answer, Campaign, OneTimeCode, Response
+
+COMMENT_FIELD = "comment"
+
+
+class CodeRefused(Exception):
+    """A code that cannot be used; ``reason`` is one of unknown, used, expired, closed."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class IncompleteResponse(Exception):
+    """Submission was attempted with unanswered items (listed in ``missing``)."""
+
+    def __init__(self, missing: list[str]) -> None:
+        super().__init__(", ".join(missing))
+        self.missing = missing
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is None or moment.tzinfo:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+def find_code(typed: str) -> OneTimeCode:
+    """The issued code for what was typed or scanned, or :class:`CodeRefused` ('unknown')."""
+    canonical = normalise_code(typed)
+    if canonical is None:
+        raise CodeRefused("unknown")
+    code = db.session.scalar(
+        select(OneTimeCode).where(OneTimeCode.digest == code_digest(canonical))
+    )
+    if code is None or code.status == "void":
+        raise CodeRefused("unknown")
+    return code
+
+
+def check_usable(code: OneTimeCode, now: datetime) -> None:
+    """Raise :class:`CodeRefused` unless ``code`` may still be answered at ``now``."""
+    if code.status == "used":
+        raise CodeRefused("used")
+    expires_at = _aware(code.expires_at)
+    if expires_at is not None and now >= expires_at:
+        raise CodeRefused("expired")
+    campaign = db.session.get(Campaign, code.campaign_id)
+    if campaign is None or not campaign.is_collecting(now):
+        raise CodeRefused("closed")
+
+
+def usable_code(code_id: int | None, now: datetime) -> OneTimeCode:
+    """The code held in a respondent's session, checked again on every step."""
+    code = db.session.get(OneTimeCode, code_id) if code_id is not None else None
+    if code is None:
+        raise CodeRefused("unknown")
+    check_usable(code, now)
+    return code
+
+
+def questionnaire_of(code: OneTimeCode) -> Questionnaire:
+    return questionnaire_for(code.respondent_group, code.reading_level)
+
+
+def items_of(code: OneTimeCode) -> tuple[Item, ...]:
+    return tuple(questionnaire_of(code).items_for(code.respondent_group))
+
+
+def paginate(items: tuple[Item, ...], per_page: int) -> list[tuple[Item, ...]]:
+    """Split items into screens of ``per_page``; the open comment goes on the last one."""
+    return [items[i : i + per_page] for i in range(0, len(items), per_page)] or [()]
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What a respondent has answered so far (item id → option code) and their comment."""
+
+    answers: dict[str, int]
+    comment: str
+    language: str | None
+    started_at: str | None
+
+    @classmethod
+    def of(cls, code: OneTimeCode) -> Draft:
+        data: dict[str, Any] = code.draft or {}
+        answers = {str(k): int(v) for k, v in (data.get("answers") or {}).items()}
+        return cls(answers, data.get("comment") or "", data.get("lang"), data.get("started_at"))
+
+
+def allowed_values(item: Item) -> frozenset[int]:
+    """Option codes an item accepts, 不了解 included."""
+    return frozenset(option.code for option in item.all_options())
+
+
+def clean_answers(items: tuple[Item, ...], raw: dict[str, str]) -> dict[str, int]:
+    """Keep only well-formed answers to the given items; anything else is ignored."""
+    cleaned: dict[str, int] = {}
+    for item in items:
+        value = raw.get(item.id)
+        if value is None or not str(value).strip().lstrip("-").isdigit():
+            continue
+        number = int(value)
+        if number in allowed_values(item):
+            cleaned[item.id] = number
+    return cleaned
+
+
+def save_draft(
+    code: OneTimeCode,
+    answers: dict[str, int],
+    now: datetime,
+    *,
+    language: str | None = None,
+    comment: str | None = None,
+) -> Draft:
+    """Merge answers into the server-side draft so a dropped connection loses nothing."""
+    data: dict[str, Any] = dict(code.draft or {})
+    merged = dict(data.get("answers") or {})
+    merged.update(answers)
+    data["answers"] = merged
+    data.setdefault("started_at", now.isoformat())
+    if language:
+        data["lang"] = language
+    if comment is not None:
+        max_length = questionnaire_of(code).comment_max_length
+        data["comment"] = comment.strip()[:max_length]
+    code.draft = data  # reassign: JSON columns do not track in-place changes
+    db.session.flush()
+    return Draft.of(code)
+
+
+def missing_items(items: tuple[Item, ...], draft: Draft) -> list[str]:
+    return [item.id for item in items if item.id not in draft.answers]
+
+
+def first_open_page(pages: list[tuple[Item, ...]], draft: Draft) -> int:
+    """1-based number of the first screen with an unanswered item (the last if all done)."""
+    for number, page in enumerate(pages, start=1):
+        if missing_items(page, draft):
+            return number
+    return len(pages)
+
+
+def submit_response(code_id: int, now: datetime, language: str) -> Response:
+    """Store the draft as an anonymous response, exactly once per code.
+
+    The code is claimed with a conditional UPDATE (``status = 'issued'``): of two
+    simultaneous submissions (a double tap) only one changes a row; the other gets
+    :class:`CodeRefused` ('used'). The draft is erased in the same statement.
+    """
+    code = usable_code(code_id, now)
+    questionnaire = questionnaire_of(code)
+    items = tuple(questionnaire.items_for(code.respondent_group))
+    draft = Draft.of(code)
+    missing = missing_items(items, draft)
+    if missing:
+        raise IncompleteResponse(missing)
+    claimed = db.session.execute(
+        update(OneTimeCode)
+        .where(OneTimeCode.id == code.id, OneTimeCode.status == "issued")
+        .values(status="used", draft=None)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        raise CodeRefused("used")
+    started = datetime.fromisoformat(draft.started_at) if draft.started_at else None
+    response = Response(
+        campaign_id=code.campaign_id,
+        respondent_group=code.respondent_group,
+        school_id=code.school_id,
+        stratum_id=code.school.stratum_id,
+        reading_level=code.reading_level,
+        questionnaire_key=questionnaire.key,
+        questionnaire_version=questionnaire.version,
+        language=language,
+        submitted_minute=now.replace(second=0, microsecond=0),
+        duration_seconds=int((now - started).total_seconds()) if started else None,
+        comment=draft.comment or None,
+    )
+    response.answers = [
+        Answer(item_id=item.id, campaign_id=code.campaign_id, value=draft.answers[item.id])
+        for item in items
+    ]
+    db.session.add(response)
+    db.session.flush()
+    db.session.expire(code)
+    return response

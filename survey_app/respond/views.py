@@ -1,0 +1,242 @@
+"""Respondent pages: code entry, welcome, question screens, review, thanks.
+
+The code travels once in the QR link (``/r/<code>``); from then on the session holds the
+code's row id, so the code does not sit in every URL of the questionnaire.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
+
+from survey_app.extensions import db, limiter
+from survey_app.respond import services
+from survey_app.respond.forms import CodeEntryForm, ConfirmForm, question_form
+
+bp = Blueprint("respond", __name__)
+
+SESSION_CODE = "code_id"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _language() -> str:
+    return str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"])
+
+
+def _code_entry_limit() -> str:
+    return current_app.config["CODE_ENTRY_LIMIT"]
+
+
+def _refused_attempt(response: object) -> bool:
+    """Only failed lookups count against the guessing limit."""
+    return getattr(response, "status_code", 200) in (404, 400)
+
+
+@bp.before_app_request
+def remember_language() -> None:
+    chosen = request.args.get("lang")
+    if chosen in current_app.config["LANGUAGES"]:
+        session["lang"] = chosen
+
+
+@bp.errorhandler(services.CodeRefused)
+def code_refused(error: services.CodeRefused) -> ResponseReturnValue:
+    db.session.rollback()
+    status = 404 if error.reason == "unknown" else 410
+    return render_template("respond/code_refused.html", reason=error.reason), status
+
+
+def _session_code():
+    return services.usable_code(session.get(SESSION_CODE), _now())
+
+
+@bp.route("/", methods=["GET", "POST"])
+@limiter.limit(_code_entry_limit, methods=["POST"], deduct_when=_refused_attempt)
+def enter_code() -> ResponseReturnValue:
+    form = CodeEntryForm()
+    if form.validate_on_submit():
+        code = services.find_code(form.code.data or "")
+        return _begin(code)
+    status = 400 if request.method == "POST" else 200
+    return render_template("respond/enter_code.html", form=form), status
+
+
+@bp.route("/r/<string:typed>")
+@limiter.limit(_code_entry_limit, deduct_when=_refused_attempt)
+def open_link(typed: str) -> ResponseReturnValue:
+    return _begin(services.find_code(typed))
+
+
+def _begin(code) -> ResponseReturnValue:
+    services.check_usable(code, _now())
+    if session.get(SESSION_CODE) not in (None, code.id):
+        session.clear()  # a new code on a shared phone starts a clean session
+    session[SESSION_CODE] = code.id
+    draft = services.Draft.of(code)
+    if draft.language and "lang" not in session:
+        session["lang"] = draft.language
+    return redirect(url_for("respond.welcome"))
+
+
+@bp.route("/start", methods=["GET", "POST"])
+def welcome() -> ResponseReturnValue:
+    code = _session_code()
+    questionnaire = services.questionnaire_of(code)
+    form = ConfirmForm()
+    draft = services.Draft.of(code)
+    if form.validate_on_submit():
+        services.save_draft(code, {}, _now(), language=_language())
+        db.session.commit()
+        pages = services.paginate(services.items_of(code), current_app.config["ITEMS_PER_PAGE"])
+        first_open = services.first_open_page(pages, draft)
+        return redirect(url_for("respond.answer_page", number=first_open))
+    return render_template(
+        "respond/welcome.html",
+        form=form,
+        questionnaire=questionnaire,
+        resuming=bool(draft.answers),
+        n_items=len(services.items_of(code)),
+    )
+
+
+@bp.route("/q/<int:number>", methods=["GET", "POST"])
+def answer_page(number: int) -> ResponseReturnValue:
+    code = _session_code()
+    questionnaire = services.questionnaire_of(code)
+    items = services.items_of(code)
+    pages = services.paginate(items, current_app.config["ITEMS_PER_PAGE"])
+    if not 1 <= number <= len(pages):
+        abort(404)
+    page_items = pages[number - 1]
+    language = _language()
+    last = number == len(pages)
+    form_class = question_form(
+        page_items,
+        language,
+        with_comment=last and questionnaire.comment is not None,
+        comment_label=questionnaire.comment_text(language),
+        comment_max_length=questionnaire.comment_max_length,
+    )
+    draft = services.Draft.of(code)
+    if request.method == "POST":
+        form = form_class()
+        if form.validate_on_submit():
+            answers = services.clean_answers(page_items, request.form.to_dict())
+            comment = request.form.get(services.COMMENT_FIELD) if last else None
+            draft = services.save_draft(code, answers, _now(), language=language, comment=comment)
+            db.session.commit()
+            if request.form.get("nav") == "back":
+                if number == 1:
+                    return redirect(url_for("respond.welcome"))
+                return redirect(url_for("respond.answer_page", number=number - 1))
+            missing = services.missing_items(page_items, draft)
+            if not missing:
+                if last:
+                    return redirect(url_for("respond.review"))
+                return redirect(url_for("respond.answer_page", number=number + 1))
+            return _render_page(form, number, pages, page_items, missing), 422
+        return _render_page(form, number, pages, page_items, []), 400
+    data = {item_id: str(value) for item_id, value in draft.answers.items()}
+    if last:
+        data[services.COMMENT_FIELD] = draft.comment
+    form = form_class(data=data)
+    return _render_page(form, number, pages, page_items, [])
+
+
+def _render_page(form, number, pages, page_items, missing) -> str:
+    answered_before = sum(len(page) for page in pages[: number - 1])
+    total = sum(len(page) for page in pages)
+    return render_template(
+        "respond/page.html",
+        form=form,
+        number=number,
+        n_pages=len(pages),
+        items=page_items,
+        missing=set(missing),
+        answered_before=answered_before,
+        total=total,
+    )
+
+
+@bp.route("/review")
+def review() -> ResponseReturnValue:
+    code = _session_code()
+    questionnaire = services.questionnaire_of(code)
+    items = services.items_of(code)
+    pages = services.paginate(items, current_app.config["ITEMS_PER_PAGE"])
+    draft = services.Draft.of(code)
+    page_of = {item.id: n for n, page in enumerate(pages, start=1) for item in page}
+    return render_template(
+        "respond/review.html",
+        form=ConfirmForm(),
+        questionnaire=questionnaire,
+        items=items,
+        draft=draft,
+        page_of=page_of,
+        missing=set(services.missing_items(items, draft)),
+        n_pages=len(pages),
+    )
+
+
+@bp.route("/submit", methods=["POST"])
+def submit() -> ResponseReturnValue:
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return redirect(url_for("respond.review"))
+    try:
+        services.submit_response(session.get(SESSION_CODE), _now(), _language())
+    except services.IncompleteResponse:
+        db.session.rollback()
+        return redirect(url_for("respond.review"))
+    except services.CodeRefused as refused:
+        db.session.rollback()
+        if refused.reason != "used" or SESSION_CODE not in session:
+            raise
+        # A double tap: the first tap stored the response; show the same thank-you.
+    else:
+        db.session.commit()
+    session.pop(SESSION_CODE, None)
+    session["submitted"] = True
+    return redirect(url_for("respond.thanks"))
+
+
+@bp.route("/thanks")
+def thanks() -> ResponseReturnValue:
+    if not session.get("submitted"):
+        return redirect(url_for("respond.enter_code"))
+    return render_template("respond/thanks.html")
+
+
+@bp.route("/draft", methods=["POST"])
+def autosave() -> ResponseReturnValue:
+    """JavaScript enhancement: save each choice as it is made (JSON, CSRF header)."""
+    code = _session_code()
+    payload = request.get_json(silent=True) or {}
+    raw = {str(k): str(v) for k, v in (payload.get("answers") or {}).items()}
+    answers = services.clean_answers(services.items_of(code), raw)
+    comment = payload.get("comment")
+    services.save_draft(
+        code,
+        answers,
+        _now(),
+        language=_language(),
+        comment=str(comment) if comment is not None else None,
+    )
+    db.session.commit()
+    return jsonify(saved=sorted(answers))

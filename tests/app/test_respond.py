@@ -1,0 +1,297 @@
+"""The respondent's path through the pages, without JavaScript."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from questionnaires import questionnaire_for
+from survey_app.codes import code_digest, normalise_code
+from survey_app.extensions import db
+from survey_app.models import Answer, Campaign, OneTimeCode, Response
+from tests.app.conftest import csrf_token
+
+
+def items_of(group: str, reading_level: str | None = None):
+    return tuple(questionnaire_for(group, reading_level).items_for(group))
+
+
+def screens(app, group: str, reading_level: str | None = None):
+    items = items_of(group, reading_level)
+    per_page = app.config["ITEMS_PER_PAGE"]
+    return [items[i : i + per_page] for i in range(0, len(items), per_page)]
+
+
+def first_option(item) -> str:
+    return str(item.all_options()[0].code)
+
+
+def answer_everything(app, respondent, group="parent", reading_level=None, value=None):
+    pages = screens(app, group, reading_level)
+    for number, page in enumerate(pages, start=1):
+        answers = {item.id: value or first_option(item) for item in page}
+        extra = {"comment": "操场太小"} if number == len(pages) else {}
+        result = respondent.answer(number, answers, **extra)
+        assert result.status_code == 302, result.text
+    return pages
+
+
+def count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def code_row(code: str) -> OneTimeCode:
+    return db.session.scalar(
+        select(OneTimeCode).where(OneTimeCode.digest == code_digest(normalise_code(code)))
+    )
+
+
+def test_whole_path_stores_one_anonymous_response(app, respondent, issue, campaign):
+    code = issue("parent")
+    welcome = respondent.open(code)
+    assert welcome.status_code == 200
+    assert "匿名" in welcome.text  # zh_Hans by default: the anonymity notice
+    first = respondent.start()
+    assert first.status_code == 200
+    assert 'name="nav"' in first.text
+    pages = answer_everything(app, respondent, "parent")
+    review = respondent.client.get("/review")
+    assert review.status_code == 200
+    assert 'id="submit"' in review.text
+    done = respondent.submit()
+    assert done.status_code == 302
+    assert done.location.endswith("/thanks")
+    assert respondent.client.get("/thanks").status_code == 200
+
+    (response,) = db.session.scalars(select(Response)).all()
+    questionnaire = questionnaire_for("parent")
+    assert response.campaign_id == campaign.id
+    assert response.respondent_group == "parent"
+    assert response.questionnaire_key == questionnaire.key
+    assert response.questionnaire_version == questionnaire.version
+    assert response.language == "zh_Hans"
+    assert response.comment == "操场太小"
+    assert len(response.answers) == sum(len(p) for p in pages)
+    row = code_row(code)
+    assert row.status == "used"
+    assert row.draft is None
+
+
+def test_response_cell_matches_the_code(app, respondent, issue):
+    code = issue("parent", school_level="junior")
+    row = code_row(code)
+    respondent.open(code)
+    respondent.start()
+    answer_everything(app, respondent)
+    respondent.submit()
+    response = db.session.scalars(select(Response)).one()
+    assert response.school_id == row.school_id
+    assert response.stratum_id == row.school.stratum_id
+
+
+def test_student_gets_questionnaire_for_reading_level(app, respondent, issue):
+    code = issue("student", school_level="junior")
+    respondent.open(code)
+    respondent.start()
+    answer_everything(app, respondent, "student", "junior")
+    respondent.submit()
+    response = db.session.scalars(select(Response)).one()
+    assert response.reading_level == "junior"
+    assert response.questionnaire_key == questionnaire_for("student", "junior").key
+
+
+def test_used_code_is_refused_in_the_respondents_language(app, respondent, issue, make_respondent):
+    code = issue("parent")
+    respondent.open(code)
+    respondent.start()
+    answer_everything(app, respondent)
+    respondent.submit()
+    again = make_respondent()
+    page = again.client.get(f"/r/{code}?lang=en")
+    assert page.status_code == 410
+    assert "already been used" in page.text
+    assert 'lang="en"' in page.text
+    assert count(Response) == 1
+
+
+def test_unknown_code_gets_a_clear_page(client):
+    page = client.get("/r/AAAAA-BBBBB-CCCCC?lang=en")
+    assert page.status_code == 404
+    assert "could not find this code" in page.text
+    assert "Traceback" not in page.text
+
+
+def test_expired_code_is_refused(respondent, issue):
+    code = issue("parent", expires_in=timedelta(seconds=-1))
+    page = respondent.client.get(f"/r/{code}?lang=en")
+    assert page.status_code == 410
+    assert "expired" in page.text
+
+
+def test_closed_campaign_refuses_codes(respondent, issue, campaign):
+    code = issue("parent")
+    db.session.get(Campaign, campaign.id).status = "closed"
+    db.session.commit()
+    page = respondent.client.get(f"/r/{code}?lang=en")
+    assert page.status_code == 410
+    assert "not open" in page.text
+
+
+def test_typed_code_works_with_spaces_and_lower_case(respondent, issue):
+    code = issue("teacher")
+    page = respondent.client.get("/")
+    typed = code.lower().replace("-", " ")
+    result = respondent.client.post("/", data={"csrf_token": csrf_token(page.text), "code": typed})
+    assert result.status_code == 302
+    assert result.location.endswith("/start")
+
+
+def test_code_entry_is_rate_limited(client):
+    page = client.get("/")
+    token = csrf_token(page.text)
+    statuses = [
+        client.post("/", data={"csrf_token": token, "code": f"ZZZZZ-ZZZZZ-ZZZ{i:02d}"}).status_code
+        for i in range(12)
+    ]
+    assert statuses[:10] == [404] * 10
+    assert statuses[10:] == [429, 429]
+
+
+def test_tokenless_post_is_refused(respondent, issue):
+    code = issue("parent")
+    respondent.open(code)
+    assert respondent.client.post("/start", data={}).status_code == 400
+    assert respondent.client.post("/", data={"code": code}).status_code == 400
+
+
+def test_draft_survives_a_closed_browser(app, issue, make_respondent):
+    code = issue("parent")
+    first = make_respondent()
+    first.open(code)
+    first.start()
+    page_one = screens(app, "parent")[0]
+    first.answer(1, {item.id: first_option(item) for item in page_one})
+    partial = {page_one[0].id: first_option(page_one[0])}
+    # A second screen half-answered, then the phone is switched off.
+    second_page = screens(app, "parent")[1]
+    first.answer(2, {second_page[0].id: first_option(second_page[0])})
+
+    later = make_respondent()  # a new browser: no cookie, same link
+    welcome = later.open(code)
+    assert "Continue" in welcome.text or "继续" in welcome.text
+    resumed = later.client.post("/start", data={"csrf_token": csrf_token(welcome.text)})
+    assert resumed.status_code == 302, resumed.text
+    assert resumed.location.endswith("/q/2")
+    screen = later.client.get("/q/2").text
+    assert f'id="{second_page[0].id}-0" name="{second_page[0].id}" type="radio" value' in screen
+    assert "checked" in screen
+    assert partial  # page one's answers are in the draft too:
+    assert set(code_row(code).draft["answers"]) >= {item.id for item in page_one}
+
+
+def test_missing_answers_are_flagged_but_kept(app, respondent, issue):
+    code = issue("parent")
+    respondent.open(code)
+    respondent.start()
+    page_one = screens(app, "parent")[0]
+    result = respondent.answer(1, {page_one[0].id: first_option(page_one[0])})
+    assert result.status_code == 422
+    assert 'role="alert"' in result.text
+    assert code_row(code).draft["answers"] == {page_one[0].id: int(first_option(page_one[0]))}
+
+
+def test_invalid_values_are_not_saved(app, respondent, issue):
+    code = issue("parent")
+    respondent.open(code)
+    respondent.start()
+    item = screens(app, "parent")[0][0]
+    respondent.answer(1, {item.id: "99"})
+    assert item.id not in (code_row(code).draft or {}).get("answers", {})
+
+
+def test_double_tapped_submit_stores_exactly_one_response(app, respondent, issue):
+    code = issue("parent")
+    respondent.open(code)
+    respondent.start()
+    answer_everything(app, respondent)
+    review = respondent.client.get("/review")
+    token = csrf_token(review.text)
+    with respondent.client.session_transaction() as before:
+        saved = dict(before)
+    first = respondent.client.post("/submit", data={"csrf_token": token})
+    # The second tap carries the cookie of before the first answer arrived.
+    with respondent.client.session_transaction() as session:
+        session.clear()
+        session.update(saved)
+    second = respondent.client.post("/submit", data={"csrf_token": token})
+    assert first.location.endswith("/thanks")
+    assert second.location.endswith("/thanks")
+    assert count(Response) == 1
+    assert count(Answer) == len(items_of("parent"))
+
+
+def test_incomplete_questionnaire_cannot_be_submitted(app, respondent, issue):
+    code = issue("parent")
+    respondent.open(code)
+    respondent.start()
+    respondent.answer(1, {})
+    review = respondent.client.get("/review")
+    assert 'id="submit"' not in review.text
+    token = csrf_token(respondent.client.get("/q/1").text)
+    result = respondent.client.post("/submit", data={"csrf_token": token})
+    assert result.location.endswith("/review")
+    assert count(Response) == 0
+
+
+def test_autosave_saves_each_choice(app, respondent, issue):
+    code = issue("parent")
+    respondent.open(code)
+    page = respondent.start()
+    item = screens(app, "parent")[0][0]
+    result = respondent.client.post(
+        "/draft",
+        json={"answers": {item.id: first_option(item), "nonsense": "3"}},
+        headers={"X-CSRFToken": csrf_token(page.text)},
+    )
+    assert result.status_code == 200
+    assert result.json == {"saved": [item.id]}
+    assert code_row(code).draft["answers"] == {item.id: int(first_option(item))}
+
+
+def test_autosave_needs_the_csrf_header(respondent, issue):
+    respondent.open(issue("parent"))
+    assert respondent.client.post("/draft", json={"answers": {}}).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("zh-CN,zh;q=0.9", 'lang="zh-Hans"'),
+        ("zh-TW,zh;q=0.9", 'lang="zh-Hant"'),
+        ("en-US,en;q=0.8", 'lang="en"'),
+        ("ug-CN,ug;q=0.9", 'dir="rtl"'),
+        ("fr-FR", 'lang="zh-Hans"'),
+    ],
+)
+def test_language_defaults_from_the_browser(client, header, expected):
+    page = client.get("/", headers={"Accept-Language": header})
+    assert expected in page.text
+
+
+def test_questionnaire_page_is_light(app, respondent, issue):
+    import gzip
+
+    code = issue("parent")
+    respondent.open(code)
+    page = respondent.start()
+    assets = []
+    for name in ("survey.css", "survey.js"):
+        with respondent.client.get(f"/static/{name}") as asset:
+            assets.append(asset.data)
+    css, js = assets
+    weight = sum(len(gzip.compress(part)) for part in (page.data, css, js))
+    assert weight <= 40 * 1024
+    assert "http://" not in page.text
+    assert "https://" not in page.text

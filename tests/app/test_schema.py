@@ -1,0 +1,35 @@
+"""The schema: built only by migrations, agreeing with the models, anonymous by design."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+
+from survey_app.extensions import db
+from survey_app.models import Base
+
+
+def test_models_and_migrations_agree(app_ctx):
+    with db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        differences = compare_metadata(context, Base.metadata)
+    assert differences == []
+
+
+def test_no_column_can_identify_a_person(app_ctx):
+    forbidden = ("name", "phone", "mobile", "ip", "address", "wechat", "openid", "email")
+    inspector = inspect(db.engine)
+    for table in ("response", "answer", "one_time_code"):
+        columns = {column["name"] for column in inspector.get_columns(table)}
+        assert not {c for c in columns for word in forbidden if word in c.split("_")}, table
+
+
+def test_a_response_cannot_be_joined_to_its_code(app_ctx):
+    inspector = inspect(db.engine)
+    for table in ("response", "answer"):
+        targets = {fk["referred_table"] for fk in inspector.get_foreign_keys(table)}
+        assert "one_time_code" not in targets
+    code_columns = {column["name"] for column in inspector.get_columns("one_time_code")}
+    assert "response_id" not in code_columns
+    assert not {c for c in code_columns if c.endswith("_at") and c != "expires_at"}

@@ -1,0 +1,129 @@
+"""A respondent in a real browser (Debian's Chromium) on a 360×640 phone screen."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from questionnaires import questionnaire_for
+
+
+def answer_current_screen(page, choice: int = 0) -> int:
+    """Tap one answer in every question of the screen; returns how many."""
+    questions = page.locator("fieldset.question")
+    for index in range(questions.count()):
+        questions.nth(index).locator("label.option").nth(choice).click()
+    return questions.count()
+
+
+def responses(live_app) -> int:
+    from survey_app.extensions import db
+    from survey_app.models import Response
+
+    with live_app.app_context():
+        return db.session.scalar(select(func.count()).select_from(Response))
+
+
+def fits_the_screen(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_whole_questionnaire_on_a_phone(phone, live_server, live_app, new_code, tmp_path):
+    before = responses(live_app)
+    page = phone.new_page()
+    page.goto(f"{live_server}/r/{new_code('parent')}")
+    assert page.locator("html").get_attribute("lang") == "zh-Hans"
+    assert fits_the_screen(page)
+    page.locator("button.primary").click()
+    answered = 0
+    total = len(questionnaire_for("parent").items_for("parent"))
+    while "/review" not in page.url:
+        assert fits_the_screen(page)
+        answered += answer_current_screen(page)
+        page.locator("button[value=next]").click()
+    assert answered == total
+    assert page.locator("ol.review li").count() == total
+    page.screenshot(path=str(tmp_path / "review.png"))
+    page.locator("#submit").click()
+    page.wait_for_url("**/thanks")
+    assert responses(live_app) == before + 1
+
+
+def test_resume_after_the_page_is_closed(browser, live_server, live_app, new_code):
+    code = new_code("teacher", "junior")
+    first = browser.new_context(viewport={"width": 360, "height": 640}, locale="en-US")
+    page = first.new_page()
+    page.goto(f"{live_server}/r/{code}")
+    page.locator("button.primary").click()
+    answer_current_screen(page, choice=1)
+    page.locator("button[value=next]").click()
+    # On the second screen: one answer tapped (saved by the page's script), then gone.
+    page.locator("fieldset.question").first.locator("label.option").nth(2).click()
+    page.wait_for_function("document.getElementById('saved').textContent.length > 0")
+    first.close()
+
+    again = browser.new_context(viewport={"width": 360, "height": 640}, locale="en-US")
+    page = again.new_page()
+    page.goto(f"{live_server}/r/{code}")
+    assert "Continue where I stopped" in page.content()
+    page.locator("button.primary").click()
+    page.wait_for_url("**/q/2")
+    first_question = page.locator("fieldset.question").first
+    assert first_question.locator("input[type=radio]").nth(2).is_checked()
+    page.goto(f"{live_server}/q/1")
+    checked = page.locator("input[type=radio]:checked").count()
+    assert checked == page.locator("fieldset.question").count()
+    again.close()
+
+
+def test_uyghur_page_renders_right_to_left(phone, live_server, new_code, tmp_path):
+    page = phone.new_page()
+    page.goto(f"{live_server}/r/{new_code('parent')}?lang=ug")
+    html = page.locator("html")
+    assert html.get_attribute("dir") == "rtl"
+    assert html.get_attribute("lang") == "ug"
+    assert page.evaluate("getComputedStyle(document.body).direction") == "rtl"
+    page.locator("button.primary").click()
+    legend = page.locator("fieldset.question legend").first
+    assert legend.evaluate("el => getComputedStyle(el).direction") == "rtl"
+    # Right-to-left layout: the first answer's radio sits at the right edge of its row.
+    option = page.locator("label.option").first
+    radio = option.locator("input")
+    assert (
+        radio.bounding_box()["x"] > option.bounding_box()["x"] + option.bounding_box()["width"] / 2
+    )
+    page.screenshot(path=str(tmp_path / "ug.png"))
+
+
+def test_used_code_is_refused(phone, live_server, live_app, new_code):
+    code = new_code("parent")
+    page = phone.new_page()
+    page.goto(f"{live_server}/r/{code}")
+    page.locator("button.primary").click()
+    while "/review" not in page.url:
+        answer_current_screen(page)
+        page.locator("button[value=next]").click()
+    page.locator("#submit").click()
+    page.wait_for_url("**/thanks")
+    other = phone.browser.new_context(viewport={"width": 360, "height": 640}, locale="zh-CN")
+    second = other.new_page()
+    result = second.goto(f"{live_server}/r/{code}")
+    assert result.status == 410
+    assert "已" in second.locator("h1").inner_text()
+    other.close()
+
+
+def test_works_without_javascript(browser, live_server, live_app, new_code):
+    before = responses(live_app)
+    context = browser.new_context(viewport={"width": 360, "height": 640}, java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{live_server}/")
+    page.fill("#code", new_code("student", "primary").lower())
+    page.locator("button.primary").click()
+    page.locator("button.primary").click()
+    while "/review" not in page.url:
+        answer_current_screen(page, choice=3)
+        page.locator("button[value=next]").click()
+    page.locator("#submit").click()
+    page.wait_for_url("**/thanks")
+    assert responses(live_app) == before + 1
+    context.close()
