@@ -24,7 +24,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_mapping(load_config(app.instance_path, config))
     check_config(app.config)
 
-    from survey_app import cli, i18n, security
+    from survey_app import cli, errors, i18n, security
     from survey_app.database import configure_engine
     from survey_app.extensions import csrf, db, limiter, migrate
     from survey_app.respond.views import bp as respond_bp
@@ -39,6 +39,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     i18n.init_app(app)
     security.init_app(app)
+    errors.init_app(app)
     app.register_blueprint(respond_bp)
     cli.init_app(app)
     return app

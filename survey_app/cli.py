@@ -63,6 +63,19 @@ def questionnaires_check() -> None:
     click.echo("All questionnaires are valid.")
 
 
+@questionnaires_cli.command("publish")
+@click.argument("key")
+def questionnaires_publish(key: str) -> None:
+    """Freeze the current version of questionnaire KEY before it is first answered."""
+    from questionnaires import QuestionnaireError, publish
+
+    try:
+        path = publish(key)
+    except (QuestionnaireError, FileNotFoundError) as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"Published {path.name}.")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(demo_cli)
     app.cli.add_command(questionnaires_cli)

@@ -49,3 +49,15 @@ def test_demo_codes_needs_a_seeded_county(runner, app_ctx):
 def test_questionnaires_check_passes_on_shipped_files(runner):
     result = runner.invoke(args=["questionnaires", "check"])
     assert result.exit_code == 0, result.output
+
+
+def test_questionnaires_publish_is_idempotent_for_published_versions(runner):
+    result = runner.invoke(args=["questionnaires", "publish", "public"])
+    assert result.exit_code == 0, result.output
+    assert "public.v" in result.output
+
+
+def test_questionnaires_publish_unknown_key_is_a_clear_error(runner):
+    result = runner.invoke(args=["questionnaires", "publish", "nope"])
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output

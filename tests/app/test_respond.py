@@ -295,3 +295,20 @@ def test_questionnaire_page_is_light(app, respondent, issue):
     assert weight <= 40 * 1024
     assert "http://" not in page.text
     assert "https://" not in page.text
+
+
+def test_errors_are_friendly_pages(client):
+    missing = client.get("/no-such-page?lang=en")
+    assert missing.status_code == 404
+    assert "Page not found" in missing.text
+    expired = client.post("/?lang=en", data={"code": "x"})
+    assert expired.status_code == 400
+    assert "expired" in expired.text
+
+
+def test_rate_limited_page_is_explained(client):
+    for _attempt in range(10):
+        client.get("/r/ZZZZZ-ZZZZZ-ZZZZZ")
+    limited = client.get("/r/ZZZZZ-ZZZZZ-ZZZZZ?lang=en")
+    assert limited.status_code == 429
+    assert "Too many" in limited.text
