@@ -27,10 +27,24 @@ def _env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _secret_key(instance_path: str) -> str:
+    """``SECRET_KEY`` from the environment, else the random key ``./dev`` keeps in
+    ``instance/secret_key`` for this installation, else the (refused) default."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    path = os.path.join(instance_path, "secret_key")
+    if os.path.exists(path):
+        with open(path, encoding="ascii") as handle:
+            key = handle.read().strip()
+        if key:
+            return key
+    return DEFAULT_SECRET_KEY
+
+
 def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Return the settings for one app: defaults < environment < ``overrides``."""
     config: dict[str, Any] = {
-        "SECRET_KEY": os.environ.get("SECRET_KEY", DEFAULT_SECRET_KEY),
+        "SECRET_KEY": _secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": os.environ.get(
             "DATABASE_URL", "sqlite:///" + os.path.join(instance_path, "survey.sqlite3")
         ),

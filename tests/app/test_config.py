@@ -1,14 +1,16 @@
 import pytest
 
 from survey_app import create_app
-from survey_app.config import DEFAULT_SECRET_KEY, ConfigError
+from survey_app.config import DEFAULT_SECRET_KEY, ConfigError, check_config, load_config
 
 
-def test_refuses_production_with_default_secret(monkeypatch):
+def test_refuses_production_with_default_secret(monkeypatch, tmp_path):
     monkeypatch.delenv("SECRET_KEY", raising=False)
     monkeypatch.delenv("FLASK_DEBUG", raising=False)
     with pytest.raises(ConfigError, match="SECRET_KEY"):
-        create_app()
+        check_config(load_config(str(tmp_path)))
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        create_app({"SECRET_KEY": DEFAULT_SECRET_KEY})
 
 
 def test_refuses_empty_secret(monkeypatch):
@@ -31,3 +33,10 @@ def test_embedded_default_is_sqlite_under_instance(monkeypatch):
     assert app.config["SQLALCHEMY_DATABASE_URI"] == (
         "sqlite:///" + app.instance_path + "/survey.sqlite3"
     )
+
+
+def test_installation_secret_file_is_used_when_env_is_unset(monkeypatch, tmp_path):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    (tmp_path / "secret_key").write_text("abc123\n")
+    assert load_config(str(tmp_path))["SECRET_KEY"] == "abc123"
+    assert load_config(str(tmp_path / "none"))["SECRET_KEY"] == DEFAULT_SECRET_KEY
