@@ -127,3 +127,18 @@ def test_works_without_javascript(browser, live_server, live_app, new_code):
     page.wait_for_url("**/thanks")
     assert responses(live_app) == before + 1
     context.close()
+
+
+def test_keyboard_alone_can_answer(phone, live_server, new_code):
+    page = phone.new_page()
+    page.goto(f"{live_server}/r/{new_code('resident')}")
+    page.locator("button.primary").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/q/1")
+    first_radio = page.locator("fieldset.question").first.locator("input[type=radio]")
+    first_radio.first.focus()
+    page.keyboard.press("Space")
+    page.keyboard.press("ArrowDown")  # arrow keys move the choice within one question
+    assert first_radio.nth(1).is_checked()
+    label_for = page.locator("label.option").first.get_attribute("for")
+    assert page.locator(f"#{label_for}").count() == 1  # every answer's label names its input
