@@ -1,0 +1,56 @@
+"""Design-based survey estimation that agrees with R's ``survey`` package.
+
+Pure numpy/scipy: designs (``svydesign``), Taylor-linearised means, proportions and
+ratios over domains (``svymean``, ``svyratio``, ``svyby``) and proportion intervals
+(``svyciprop``). No web app, no database.
+"""
+
+from analysis.design import (
+    LONELY_PSU_OPTIONS,
+    Calibration,
+    LonelyPSU,
+    LonelyPSUError,
+    SurveyDesign,
+)
+from analysis.estimators import (
+    Estimate,
+    EstimateTable,
+    by,
+    domain_codes,
+    mean,
+    mean_many,
+    ratio,
+    ratio_many,
+)
+from analysis.intervals import (
+    CI_METHODS,
+    CIMethod,
+    ProportionInterval,
+    ciprop,
+    ciprop_by,
+    interval_and_p_value,
+    proportion_interval,
+)
+
+__all__ = [
+    "CI_METHODS",
+    "LONELY_PSU_OPTIONS",
+    "CIMethod",
+    "Calibration",
+    "Estimate",
+    "EstimateTable",
+    "LonelyPSU",
+    "LonelyPSUError",
+    "ProportionInterval",
+    "SurveyDesign",
+    "by",
+    "ciprop",
+    "ciprop_by",
+    "domain_codes",
+    "interval_and_p_value",
+    "mean",
+    "mean_many",
+    "proportion_interval",
+    "ratio",
+    "ratio_many",
+]

@@ -1,0 +1,443 @@
+"""Stratified multistage survey designs and their Taylor-linearisation variance.
+
+The formulas reproduce R's ``survey`` package (``svydesign``, ``svyrecvar``,
+``multistage``, ``onestage``, ``onestrat``, ``degf``) for designs with strata and up
+to two stages of clustering, including the finite population correction at each
+stage and every ``options(survey.lonely.psu=...)`` choice.
+
+Domains are estimated on the whole design (R's ``svyby`` / ``subset``): rows outside
+a domain keep their place with a zero score; the ``present`` mask of
+:meth:`SurveyDesign.variance_of_totals` tells which rows belong to the (sub)design,
+which only matters for lonely-PSU strata (R drops absent strata from the count).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import scipy.sparse as sp
+
+from analysis.strata_variance import LonelyPSUError, stage_variance, stage_variance_cells
+
+__all__ = ["LONELY_PSU_OPTIONS", "Calibration", "LonelyPSU", "LonelyPSUError", "SurveyDesign"]
+
+LonelyPSU = Literal["fail", "remove", "adjust", "certainty", "average"]
+LONELY_PSU_OPTIONS: tuple[str, ...] = ("fail", "remove", "adjust", "certainty", "average")
+
+
+class Calibration(Protocol):
+    """What ``analysis.weighting`` attaches to a calibrated design."""
+
+    def residualise(self, scores: np.ndarray) -> np.ndarray:
+        """Return the scores minus their projection on the calibration variables."""
+        ...
+
+
+def _codes(labels: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes 0..K-1 (sorted label order, as R's factor) and the labels."""
+    labels = np.asarray(labels)
+    if labels.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional")
+    if labels.dtype.kind == "f" and np.isnan(labels).any():
+        raise ValueError(f"missing values in {name}")
+    if labels.dtype.kind == "O" and any(v is None for v in labels):
+        raise ValueError(f"missing values in {name}")
+    uniques, codes = np.unique(labels, return_inverse=True)
+    return codes.astype(np.intp), uniques
+
+
+def _pair_codes(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
+    """Codes of the interaction outer × inner (R's ``interaction``), 0..K-1."""
+    key = outer.astype(np.int64) * (int(inner.max()) + 1 if inner.size else 1) + inner
+    return np.unique(key, return_inverse=True)[1].astype(np.intp)
+
+
+def _group_first(group: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
+    """The value of ``values`` at the first row of each group (constant within group)."""
+    out = np.empty(n_groups, dtype=values.dtype)
+    out[group[::-1]] = values[::-1]
+    return out
+
+
+def _popsize(fpc: np.ndarray, group: np.ndarray, n_sampled: np.ndarray, name: str) -> np.ndarray:
+    """Per-group population size from R-style per-row fpc (population size > 1 or
+    sampling fraction <= 1, R's ``as.fpc``); ``n_sampled`` is per group."""
+    fpc = np.asarray(fpc, dtype=float)
+    if np.isnan(fpc).any():
+        raise ValueError(f"missing values in {name}")
+    n_groups = n_sampled.size
+    lo = np.full(n_groups, np.inf)
+    hi = np.full(n_groups, -np.inf)
+    np.minimum.at(lo, group, fpc)
+    np.maximum.at(hi, group, fpc)
+    if np.any(lo != hi):
+        raise ValueError(f"{name} varies within a stratum")
+    if np.any(fpc > 1) and not np.all(fpc >= 1):
+        raise ValueError(f"{name}: must have all fpc >= 1 or all fpc <= 1")
+    popsize = lo if np.any(fpc > 1) else n_sampled / lo
+    if np.any(popsize < n_sampled):
+        raise ValueError(f"{name} implies more than 100% sampling in some strata")
+    return popsize
+
+
+@dataclass(frozen=True, eq=False)
+class SurveyDesign:
+    """A stratified (two-stage) cluster design, as R's ``svydesign``.
+
+    ``strata`` (codes 0..H-1), ``psu`` (codes 0..P-1, unique across the design) and
+    optional ``ssu`` (second-stage unit codes 0..S-1, unique across the design) are
+    per row. ``stratum_popsize`` is N_h, the number of PSUs in the population of each
+    stratum (inf: no fpc); ``psu_popsize`` is the number of second-stage units in the
+    population of each PSU. Build it with :meth:`from_arrays`.
+    """
+
+    weights: np.ndarray
+    strata: np.ndarray
+    psu: np.ndarray
+    ssu: np.ndarray | None = None
+    stratum_popsize: np.ndarray | None = None
+    psu_popsize: np.ndarray | None = None
+    strata_labels: tuple[object, ...] = ()
+    lonely_psu: LonelyPSU = "fail"
+    calibration: Calibration | None = None
+
+    def __post_init__(self) -> None:
+        if self.lonely_psu not in LONELY_PSU_OPTIONS:
+            raise ValueError(f"lonely_psu must be one of {LONELY_PSU_OPTIONS}")
+        n = self.weights.shape[0]
+        for name in ("strata", "psu", "ssu"):
+            arr = getattr(self, name)
+            if arr is not None and arr.shape != (n,):
+                raise ValueError(f"{name} must have one entry per row")
+
+    # ---- construction ---------------------------------------------------------------
+    @classmethod
+    def from_arrays(
+        cls,
+        *,
+        weights: np.ndarray | None = None,
+        strata: np.ndarray | None = None,
+        cluster: np.ndarray | None = None,
+        fpc: np.ndarray | None = None,
+        cluster2: np.ndarray | None = None,
+        fpc2: np.ndarray | None = None,
+        lonely_psu: LonelyPSU = "fail",
+        nest: bool = False,
+        n: int | None = None,
+    ) -> SurveyDesign:
+        """Build a design as ``svydesign(ids=~cluster+cluster2, strata=, fpc=~fpc+fpc2,
+        weights=, nest=)``.
+
+        Labels may be any sortable values. ``fpc`` per row is the population number of
+        PSUs in the stratum (> 1) or the sampling fraction (<= 1); ``fpc2`` the same for
+        second-stage units within the PSU (omitted: infinite, f2 = 1). Without weights,
+        the weight is the product over stages of N/n (R), or 1 without an fpc.
+        As in R, the second stage only enters the variance when ``fpc`` is given.
+        """
+        arrays = [a for a in (weights, strata, cluster, fpc, cluster2, fpc2) if a is not None]
+        if n is None:
+            if not arrays:
+                raise ValueError("give at least one array or n")
+            n = len(arrays[0])
+        if any(len(a) != n for a in arrays):
+            raise ValueError("all design arrays must have the same length")
+        if strata is None:
+            strata_codes, strata_labels = np.zeros(n, dtype=np.intp), np.array([1])
+        else:
+            strata_codes, strata_labels = _codes(np.asarray(strata), "strata")
+        if cluster is None:
+            psu_raw = np.arange(n, dtype=np.intp)
+        else:
+            psu_raw = _codes(np.asarray(cluster), "cluster")[0]
+        if nest:
+            psu_codes = _pair_codes(strata_codes, psu_raw)
+        else:
+            psu_codes = psu_raw
+            n_pairs = np.unique(_pair_codes(psu_codes, strata_codes)).size if n else 0
+            if n and n_pairs != int(psu_codes.max()) + 1:
+                raise ValueError(
+                    "clusters are not nested in strata at top level; you may want nest=True"
+                )
+        n_psu = int(psu_codes.max()) + 1 if n else 0
+        psu_stratum = _group_first(psu_codes, strata_codes, n_psu)
+        n_strata = len(strata_labels)
+        n_psu_h = np.bincount(psu_stratum, minlength=n_strata).astype(float)
+
+        ssu_codes = None
+        n_ssu_p = np.zeros(n_psu)
+        if cluster2 is not None:
+            ssu_codes = _pair_codes(psu_codes, _codes(np.asarray(cluster2), "cluster2")[0])
+            n_ssu = int(ssu_codes.max()) + 1 if n else 0
+            ssu_psu = _group_first(ssu_codes, psu_codes, n_ssu)
+            n_ssu_p = np.bincount(ssu_psu, minlength=n_psu).astype(float)
+        elif fpc2 is not None:
+            raise ValueError("fpc2 needs cluster2")
+
+        stratum_popsize = psu_popsize = None
+        if fpc is not None:
+            stratum_popsize = _popsize(fpc, strata_codes, n_psu_h, "fpc")
+            if ssu_codes is not None:
+                psu_popsize = (
+                    np.full(n_psu, np.inf)
+                    if fpc2 is None
+                    else _popsize(fpc2, psu_codes, n_ssu_p, "fpc2")
+                )
+        elif fpc2 is not None:
+            raise ValueError("fpc2 needs fpc for the first stage")
+
+        if weights is None:
+            w = np.ones(n)
+            if stratum_popsize is not None:
+                w = (stratum_popsize / n_psu_h)[strata_codes]
+                if psu_popsize is not None:
+                    w = w * (psu_popsize / n_ssu_p)[psu_codes]
+                if not np.all(np.isfinite(w)):
+                    raise ValueError("weights not supplied and can't be computed from fpc")
+        else:
+            w = np.asarray(weights, dtype=float)
+            if np.isnan(w).any():
+                raise ValueError("missing values in weights")
+        return cls(
+            weights=w,
+            strata=strata_codes,
+            psu=psu_codes,
+            ssu=ssu_codes,
+            stratum_popsize=stratum_popsize,
+            psu_popsize=psu_popsize,
+            strata_labels=tuple(strata_labels.tolist()),
+            lonely_psu=lonely_psu,
+        )
+
+    # ---- structure (cached) ---------------------------------------------------------
+    @property
+    def n(self) -> int:
+        """Number of rows."""
+        return int(self.weights.shape[0])
+
+    @cached_property
+    def n_strata(self) -> int:
+        return int(self.strata.max()) + 1 if self.n else 0
+
+    @cached_property
+    def n_psu(self) -> int:
+        return int(self.psu.max()) + 1 if self.n else 0
+
+    @cached_property
+    def psu_stratum(self) -> np.ndarray:
+        """Stratum code of each PSU."""
+        return _group_first(self.psu, self.strata, self.n_psu)
+
+    @cached_property
+    def psu_per_stratum(self) -> np.ndarray:
+        """n_h: sampled PSUs per stratum (R's ``fpc$sampsize`` at stage 1)."""
+        return np.bincount(self.psu_stratum, minlength=self.n_strata).astype(float)
+
+    @property
+    def two_stage(self) -> bool:
+        """True when the second stage enters the variance (R: ``fpc`` given)."""
+        return self.ssu is not None and self.stratum_popsize is not None
+
+    @cached_property
+    def unit(self) -> np.ndarray:
+        """Codes of the finest units the variance needs (SSUs if two-stage, else PSUs)."""
+        return self.ssu if self.two_stage and self.ssu is not None else self.psu
+
+    @cached_property
+    def n_units(self) -> int:
+        return int(self.unit.max()) + 1 if self.n else 0
+
+    @cached_property
+    def unit_psu(self) -> np.ndarray:
+        """PSU code of each unit."""
+        return _group_first(self.unit, self.psu, self.n_units)
+
+    @cached_property
+    def _row_to_unit(self) -> sp.csr_matrix:
+        ones = np.ones(self.n)
+        return sp.csr_matrix((ones, (self.unit, np.arange(self.n))), shape=(self.n_units, self.n))
+
+    def stratum_label(self, h: int) -> object:
+        return self.strata_labels[h] if h < len(self.strata_labels) else h
+
+    # ---- variance ---------------------------------------------------------------------
+    def unit_totals(self, scores: np.ndarray) -> np.ndarray:
+        """Sum (n,k) row scores to (U,k) unit totals in one sparse product."""
+        x = np.asarray(scores, dtype=float)
+        return np.asarray(self._row_to_unit @ (x if x.ndim == 2 else x[:, None]))
+
+    def variance_of_totals(
+        self, scores: np.ndarray, present: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Covariance of estimated totals with per-row scores (already times the weight).
+
+        R's ``svyrecvar(x*w, ...)``: stratified multistage Taylor linearisation with
+        fpc and lonely-PSU handling. ``present`` (bool per row) marks the rows of the
+        (sub)design; absent rows must have zero scores. Returns (k,k), or a 0-d array
+        for 1-D scores.
+        """
+        x = np.asarray(scores, dtype=float)
+        one_d = x.ndim == 1
+        if one_d:
+            x = x[:, None]
+        if self.calibration is not None:
+            x = np.asarray(self.calibration.residualise(x), dtype=float).reshape(x.shape)
+        unit_present = None
+        if present is not None:
+            unit_present = (
+                np.bincount(self.unit[np.asarray(present, bool)], minlength=self.n_units) > 0
+            )
+        v = self.variance_of_unit_totals(self.unit_totals(x), unit_present)
+        return v[0, 0] if one_d else v
+
+    def variance_of_unit_totals(
+        self, totals: np.ndarray, unit_present: np.ndarray | None = None
+    ) -> np.ndarray:
+        """(k,k) covariance from (U,k) unit totals (see :meth:`unit_totals`).
+
+        For callers that aggregate rows themselves; ignores ``calibration`` (use
+        :meth:`variance_of_totals` on calibrated designs).
+        """
+        z_unit = np.asarray(totals, dtype=float)
+        if z_unit.ndim == 1:
+            z_unit = z_unit[:, None]
+        k = z_unit.shape[1]
+        if self.n == 0:
+            return np.zeros((k, k))
+        first, second = self._stages(unit_present)
+        if second is None:
+            return _finish(stage_variance(z_unit, *first), first[4])
+        to_psu = sp.csr_matrix(
+            (np.ones(self.n_units), (self.unit_psu, np.arange(self.n_units))),
+            shape=(self.n_psu, self.n_units),
+        )
+        v = _finish(stage_variance(np.asarray(to_psu @ z_unit), *first), first[4])
+        return v + _finish(stage_variance(z_unit, *second), second[4], per_group=True)
+
+    def variance_of_cells(
+        self,
+        cell_totals: np.ndarray,
+        cell_unit: np.ndarray,
+        cell_block: np.ndarray,
+        n_blocks: int,
+        unit_present: np.ndarray | None = None,
+        dense_limit: float = 2e7,
+    ) -> np.ndarray:
+        """Covariance of B blocks × k columns of totals from a sparse (unit, block) table.
+
+        ``cell_totals[c]`` (C,k) is the total of the scores of unit ``cell_unit[c]`` for
+        block ``cell_block[c]`` (e.g. a respondent group); units without a cell have
+        zero totals. Returns (B·k, B·k), index block·k + column, equal to
+        :meth:`variance_of_unit_totals` on the dense (U, B·k) table but without
+        building it when U·B·k exceeds ``dense_limit`` (many small units).
+        """
+        z = np.asarray(cell_totals, dtype=float)
+        if z.ndim == 1:
+            z = z[:, None]
+        k = z.shape[1]
+        if self.n == 0 or n_blocks == 0:
+            return np.zeros((n_blocks * k, n_blocks * k))
+        cell_unit = np.asarray(cell_unit, dtype=np.intp)
+        cell_block = np.asarray(cell_block, dtype=np.intp)
+        if self.n_units * n_blocks * k <= dense_limit:
+            dense = np.zeros((self.n_units, n_blocks, k))
+            np.add.at(dense, (cell_unit, cell_block), z)
+            return self.variance_of_unit_totals(
+                dense.reshape(self.n_units, n_blocks * k), unit_present
+            )
+        first, second = self._stages(unit_present)
+        if second is None:
+            return _finish(
+                stage_variance_cells(z, cell_unit, cell_block, n_blocks, *first), first[4]
+            )
+        key = self.unit_psu[cell_unit] * n_blocks + cell_block
+        psu_keys, inverse = np.unique(key, return_inverse=True)
+        psu_z = np.zeros((psu_keys.size, k))
+        np.add.at(psu_z, inverse, z)
+        v = _finish(
+            stage_variance_cells(
+                psu_z, psu_keys // n_blocks, psu_keys % n_blocks, n_blocks, *first
+            ),
+            first[4],
+        )
+        v2 = stage_variance_cells(z, cell_unit, cell_block, n_blocks, *second)
+        return v + _finish(v2, second[4], per_group=True)
+
+    def _stages(
+        self, unit_present: np.ndarray | None
+    ) -> tuple[tuple[Any, ...], tuple[Any, ...] | None]:
+        """Arguments of :func:`stage_variance` for stage 1 and (two-stage) stage 2:
+        group of each unit, units sampled per group, f, extra factor, present groups,
+        lonely rule, label, stage number."""
+        if unit_present is None:
+            unit_present = np.ones(self.n_units, dtype=bool)
+        psu_present = np.bincount(self.unit_psu[unit_present], minlength=self.n_psu) > 0
+        stratum_present = np.bincount(self.psu_stratum[psu_present], minlength=self.n_strata) > 0
+        n_h = self.psu_per_stratum
+        first = (
+            self.psu_stratum,
+            n_h,
+            self._finite_factor(self.stratum_popsize, n_h),
+            np.ones(self.n_strata),
+            stratum_present,
+            self.lonely_psu,
+            self.stratum_label,
+            1,
+        )
+        if not self.two_stage:
+            return first, None
+        n_p = np.bincount(self.unit_psu, minlength=self.n_psu).astype(float)
+        second = (
+            self.unit_psu,
+            n_p,
+            self._finite_factor(self.psu_popsize, n_p),
+            self._stage1_fraction,
+            psu_present,
+            self.lonely_psu,
+            lambda p: f"PSU {p}",
+            2,
+        )
+        return first, second
+
+    @property
+    def _stage1_fraction(self) -> np.ndarray:
+        """n_h/N_h per PSU: R's multiplier of the second-stage variance."""
+        popsize = self.stratum_popsize
+        if popsize is None:
+            popsize = np.full(self.n_strata, np.inf)
+        return (self.psu_per_stratum / popsize)[self.psu_stratum]
+
+    @staticmethod
+    def _finite_factor(popsize: np.ndarray | None, n_sampled: np.ndarray) -> np.ndarray:
+        """f = (N - n)/N per group (R's onestrat), 1 without fpc or for N = inf."""
+        if popsize is None:
+            return np.ones_like(n_sampled)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            f = (popsize - n_sampled) / popsize
+        return np.where(np.isinf(popsize), 1.0, f)
+
+    # ---- degrees of freedom -------------------------------------------------------------
+    def degrees_of_freedom(self, domain: np.ndarray | None = None) -> int:
+        """R's ``degf``: PSUs minus strata among rows with nonzero weight in the domain."""
+        rows = self.weights != 0
+        if domain is not None:
+            rows = rows & np.asarray(domain, dtype=bool)
+        if not rows.any():
+            return 0
+        n_psu = int(np.count_nonzero(np.bincount(self.psu[rows], minlength=self.n_psu)))
+        n_str = int(np.count_nonzero(np.bincount(self.strata[rows], minlength=self.n_strata)))
+        return n_psu - n_str
+
+
+def _finish(
+    result: tuple[np.ndarray, int], present: np.ndarray, per_group: bool = False
+) -> np.ndarray:
+    """R's rescaling of a stage: × present/ok groups (``onestage``), or NaN when a
+    group is undefined at stage 2 (each PSU is its own ``onestage`` call there)."""
+    v, n_ok = result
+    n_present = int(present.sum())
+    if per_group:
+        return v if n_ok == n_present else v * np.nan
+    return v * (n_present / n_ok) if n_ok else v * np.nan

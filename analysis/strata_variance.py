@@ -1,0 +1,133 @@
+"""One stage of R's stratified Taylor variance (``survey:::onestage``/``onestrat``).
+
+Shared by :class:`analysis.design.SurveyDesign` for both stages: at stage 1 the
+groups are strata and the units PSUs; at stage 2 the groups are PSUs and the units
+second-stage units. Every ``survey.lonely.psu`` option is handled as R does.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+_CENSUS_TOLERANCE = 1e-7  # R's onestrat: a stage with all f < 1e-7 adds no variance
+
+
+class LonelyPSUError(ValueError):
+    """A stratum (or a first-stage unit, at stage 2) holds a single sampled unit."""
+
+
+def stage_scale(
+    n_g: np.ndarray,
+    f_g: np.ndarray,
+    extra: np.ndarray,
+    present: np.ndarray,
+    lonely: str,
+    label: object,
+    stage: int,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Per-group variance factor, whether to centre, and R's ``nokstrat``."""
+    census = f_g < _CENSUS_TOLERANCE
+    single = (n_g == 1) & ~census & present
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scale = np.where(n_g > 1, f_g * n_g / (n_g - 1), f_g)
+    scale = np.where(census | ~present, 0.0, scale) * extra
+    centre = np.ones(n_g.size, dtype=bool)
+    n_ok = int(present.sum())
+    if single.any():
+        first = int(np.flatnonzero(single)[0])
+        if lonely == "fail":
+            name = label(first) if callable(label) else first
+            raise LonelyPSUError(f"Stratum ({name}) has only one PSU at stage {stage}")
+        if lonely in ("remove", "certainty"):
+            scale = np.where(single, 0.0, scale)
+        elif lonely == "adjust":
+            centre = ~single  # R does not centre a lonely unit: its deviation is from 0
+        elif lonely == "average":
+            scale = np.where(single, 0.0, scale)
+            n_ok -= int(single.sum())
+    return scale, centre, n_ok
+
+
+def stage_variance_cells(
+    z: np.ndarray,
+    cell_unit: np.ndarray,
+    cell_block: np.ndarray,
+    n_blocks: int,
+    unit_group: np.ndarray,
+    n_g: np.ndarray,
+    f_g: np.ndarray,
+    extra: np.ndarray,
+    present: np.ndarray,
+    lonely: str,
+    label: object,
+    stage: int,
+) -> tuple[np.ndarray, int]:
+    """:func:`_stage_variance` on a sparse (unit, block) table of totals.
+
+    Σ_u s (z_u − m)(z_u − m)ᵀ = Σ_u s z_u z_uᵀ − Σ_g s_g S_g S_gᵀ / n_g, with the
+    first sum over pairs of cells of the same unit and S_g the group sums.
+    """
+    k = z.shape[1]
+    width = n_blocks * k
+    scale, centre, n_ok = stage_scale(n_g, f_g, extra, present, lonely, label, stage)
+    order = np.lexsort((cell_block, cell_unit))
+    z, cell_unit, cell_block = z[order], cell_unit[order], cell_block[order]
+    n_units = unit_group.size
+    per_unit = np.bincount(cell_unit, minlength=n_units)
+    start = np.cumsum(per_unit) - per_unit
+    reps = per_unit[cell_unit]
+    a_idx = np.repeat(np.arange(z.shape[0]), reps)
+    offset = np.arange(a_idx.size) - np.repeat(np.cumsum(reps) - reps, reps)
+    b_idx = start[cell_unit[a_idx]] + offset
+    pair_scale = scale[unit_group[cell_unit[a_idx]]]
+    pair_key = cell_block[a_idx] * n_blocks + cell_block[b_idx]
+    v = np.zeros((width, width))
+    sort = np.argsort(pair_key, kind="stable")
+    keys, first = np.unique(pair_key[sort], return_index=True)
+    bounds = np.append(first, sort.size)
+    for key, lo, hi in zip(keys, bounds[:-1], bounds[1:], strict=True):
+        sel = sort[lo:hi]
+        ba, bb = divmod(int(key), n_blocks)
+        v[ba * k : (ba + 1) * k, bb * k : (bb + 1) * k] += z[a_idx[sel]].T @ (
+            z[b_idx[sel]] * pair_scale[sel][:, None]
+        )
+    by_block = np.zeros((n_g.size, n_blocks, k))
+    np.add.at(by_block, (unit_group[cell_unit], cell_block), z)
+    group_sums = by_block.reshape(n_g.size, width)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        factor = np.where(centre & (scale != 0), scale / n_g, 0.0)
+    v -= group_sums.T @ (group_sums * factor[:, None])
+    return v, n_ok
+
+
+def stage_variance(
+    z: np.ndarray,
+    group: np.ndarray,
+    n_g: np.ndarray,
+    f_g: np.ndarray,
+    extra: np.ndarray,
+    present: np.ndarray,
+    lonely: str,
+    label: object,
+    stage: int,
+) -> tuple[np.ndarray, int]:
+    """One stage of R's ``onestage``/``onestrat`` over all groups at once.
+
+    z: (U,k) unit totals; group: group (stratum) of each unit; n_g units sampled per
+    group; f_g = (N-n)/N; extra: a further factor per group (stage 2: n_h/N_h).
+    Returns the summed covariance over present groups and how many present groups
+    gave a finite answer (R's ``nokstrat``).
+    """
+    n_groups = n_g.size
+    indicator = sp.csr_matrix(
+        (np.ones(group.size), (group, np.arange(group.size))), shape=(n_groups, group.size)
+    )
+    means = np.asarray(indicator @ z) / np.maximum(n_g, 1)[:, None]
+    deviations = z - means[group]
+    scale, centre, n_ok = stage_scale(n_g, f_g, extra, present, lonely, label, stage)
+    if not centre.all():
+        lonely_units = ~centre[group]
+        deviations[lonely_units] = z[lonely_units]
+    weighted = deviations * scale[group][:, None]
+    return deviations.T @ weighted, n_ok

@@ -1,0 +1,189 @@
+"""``python -m analysis estimate``: JSON out, one-line errors with exit status 2."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from analysis.cli import main
+
+REFERENCE_DIR = Path(__file__).parents[1] / "reference"
+APISTRAT = str(REFERENCE_DIR / "apistrat.csv")
+STRAT_ARGS = ["--strata", "stype", "--fpc", "fpc", "--weight", "pw"]
+
+
+def test_subprocess_prints_json_matching_r() -> None:
+    reference = json.loads((REFERENCE_DIR / "survey_reference.json").read_text("utf-8"))
+    r_mean = next(
+        c
+        for c in reference["means"]
+        if c["design"] == "apistrat" and c["variable"] == "sch_wide_yes" and c["by"] is None
+    )
+    r_ci = next(
+        c
+        for c in reference["ciprop"]
+        if c["design"] == "apistrat"
+        and c["variable"] == "sch_wide_yes"
+        and c["by"] is None
+        and c["method"] == "logit"
+        and c["level"] == 0.95
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "analysis",
+            "estimate",
+            "--data",
+            APISTRAT,
+            "--y",
+            "sch_wide_yes",
+            *STRAT_ARGS,
+            "--ci",
+            "logit",
+            "--by",
+            "stype",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rows = json.loads(done.stdout)
+    assert [r["domain"] for r in rows] == [None, "E", "H", "M"]
+    overall = rows[0]
+    assert set(overall) >= {
+        "variable",
+        "domain",
+        "estimate",
+        "se",
+        "ci_low",
+        "ci_high",
+        "deff",
+        "n",
+        "df",
+        "p_value",
+    }
+    assert overall["estimate"] == pytest.approx(r_mean["estimate"], rel=1e-9)
+    assert overall["se"] == pytest.approx(r_mean["se"], rel=1e-9)
+    assert overall["deff"] == pytest.approx(r_mean["deff"], rel=1e-9)
+    assert overall["df"] == r_mean["df"]
+    assert overall["ci_low"] == pytest.approx(r_ci["ci_low"], abs=1e-7)
+    assert overall["ci_high"] == pytest.approx(r_ci["ci_high"], abs=1e-7)
+    assert 0 < overall["p_value"] < 1
+
+
+def test_main_with_several_variables_and_missing_cells(capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(
+        [
+            "estimate",
+            "--data",
+            APISTRAT,
+            "--y",
+            "api00",
+            "--y",
+            "hi_na",
+            *STRAT_ARGS,
+            "--threshold",
+            "0.3",
+            "--ci",
+            "beta",
+            "--level",
+            "0.9",
+        ]
+    )
+    assert status == 0
+    rows = json.loads(capsys.readouterr().out)
+    api00, hi = rows
+    assert api00["p_value"] is None  # not a proportion: t interval, no test
+    assert api00["ci_low"] < api00["estimate"] < api00["ci_high"]
+    blank = sum(
+        1
+        for line in Path(APISTRAT).read_text("utf-8").splitlines()[1:]
+        if line.split(",")[-1] == ""
+    )
+    assert 0 < blank < 100
+    assert hi["n"] == 200 - blank  # empty cells are missing, not zero
+    assert hi["p_value"] is not None
+
+
+def write(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "data.csv"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "args", "message"),
+    [
+        ("school,y\n1,1\n2,x\n", ["--y", "y", "--cluster", "school"], "column 'y', line 3: 'x'"),
+        ("school,y\n1,1\n2,0\n", ["--y", "z"], "no column 'z'"),
+        ("school,y\n1,1\n,0\n", ["--y", "y", "--cluster", "school"], "column 'school', line 3"),
+        ("w,y\n1,1\n-,0\n", ["--y", "y", "--weight", "w"], "column 'w', line 3: '-'"),
+        ("", ["--y", "y"], "empty file"),
+        ("school,y\n1,1,7\n", ["--y", "y"], "line 2: 3 fields"),
+        (
+            "s,c,y\na,1,1\nb,2,0\nb,3,1\n",
+            ["--y", "y", "--strata", "s", "--cluster", "c"],
+            "Stratum \\(a\\) has only one PSU",
+        ),
+    ],
+)
+def test_bad_input_gives_one_line_and_status_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, args: list[str], message: str
+) -> None:
+    status = main(["estimate", "--data", write(tmp_path, text), *args])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("error: ")
+
+    assert re.search(message, err)
+
+
+def test_missing_file_subprocess_status_2(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "analysis",
+            "estimate",
+            "--data",
+            str(tmp_path / "none.csv"),
+            "--y",
+            "y",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "cannot read" in done.stderr
+    assert done.stdout == ""
+
+
+def test_lonely_psu_option_is_passed_through(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, "s,c,y\na,1,1\nb,2,0\nb,3,1\nb,4,1\n")
+    status = main(
+        [
+            "estimate",
+            "--data",
+            path,
+            "--y",
+            "y",
+            "--strata",
+            "s",
+            "--cluster",
+            "c",
+            "--lonely-psu",
+            "remove",
+        ]
+    )
+    assert status == 0
+    assert json.loads(capsys.readouterr().out)[0]["n"] == 4
