@@ -20,6 +20,11 @@ from flask_sqlalchemy.session import Session
 TEST_SECRET = "test-secret-key"  # noqa: S105
 
 
+def pytest_report_header() -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    return f"database: {sa.engine.make_url(url).render_as_string() if url else 'sqlite (temporary file)'}"
+
+
 def database_url(tmp_dir: str) -> str:
     return os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_dir}/test.sqlite3"
 

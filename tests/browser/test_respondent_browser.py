@@ -142,3 +142,51 @@ def test_keyboard_alone_can_answer(phone, live_server, new_code):
     assert first_radio.nth(1).is_checked()
     label_for = page.locator("label.option").first.get_attribute("for")
     assert page.locator(f"#{label_for}").count() == 1  # every answer's label names its input
+
+
+def test_simultaneous_submits_store_one_response(browser, live_server, live_app, new_code):
+    """Two submits of the same questionnaire racing on the live server (real threads,
+    real commits): exactly one response, and both taps end on the thank-you page."""
+    import threading
+    import urllib.request
+
+    before = responses(live_app)
+    context = browser.new_context(viewport={"width": 360, "height": 640})
+    page = context.new_page()
+    page.goto(f"{live_server}/r/{new_code('parent')}")
+    page.locator("button.primary").click()
+    while "/review" not in page.url:
+        answer_current_screen(page)
+        page.locator("button[value=next]").click()
+    token = page.locator("#submit-form input[name=csrf_token]").get_attribute("value")
+    cookie = "; ".join(f"{c['name']}={c['value']}" for c in context.cookies())
+    context.close()
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    results: list[tuple[int, str]] = []
+    start = threading.Barrier(2)
+
+    def tap() -> None:
+        request = urllib.request.Request(
+            f"{live_server}/submit",
+            data=f"csrf_token={token}".encode(),
+            headers={"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"},
+        )
+        start.wait()
+        try:
+            with opener.open(request) as reply:
+                results.append((reply.status, reply.headers.get("Location", "")))
+        except urllib.error.HTTPError as reply:
+            results.append((reply.code, reply.headers.get("Location", "")))
+
+    taps = [threading.Thread(target=tap) for _ in range(2)]
+    for thread in taps:
+        thread.start()
+    for thread in taps:
+        thread.join(timeout=30)
+    assert sorted(results) == [(302, "/thanks"), (302, "/thanks")]
+    assert responses(live_app) == before + 1
