@@ -21,6 +21,7 @@ from typing import Literal
 import numpy as np
 import scipy.sparse as sp
 
+from analysis.cells import compact_cells, domain_df
 from analysis.design import SurveyDesign
 
 Kind = Literal["mean", "ratio"]
@@ -148,7 +149,9 @@ def _ratio_table(
     in_domain = codes >= 0
     rows = np.flatnonzero(in_domain)
     G = max(n_groups, 1)
-    cell_keys, cell_of_row = np.unique(design.unit[rows] * G + codes[rows], return_inverse=True)
+    cell_keys, cell_of_row = compact_cells(
+        design.unit[rows].astype(np.int64) * G + codes[rows], design.n_units * G
+    )
     cell_unit, cell_group = cell_keys // G, cell_keys % G
     n_cells = cell_keys.size
     to_cells = sp.csr_matrix((np.ones(rows.size), (cell_of_row, rows)), shape=(n_cells, n))
@@ -254,19 +257,7 @@ def _ratio_table(
         deff = var / vsrs
 
     # R's degf per column: PSUs with an answer in the domain minus their strata
-    psu_key = design.unit_psu[cell_unit] * G + cell_group
-    psu_keys, psu_of_cell = np.unique(psu_key, return_inverse=True)
-    answered = np.asarray(
-        sp.csr_matrix(
-            (np.ones(n_cells), (psu_of_cell, np.arange(n_cells))), shape=(psu_keys.size, n_cells)
-        )
-        @ present.astype(float)
-    )
-    psu_has = np.zeros((design.n_psu, G, k))
-    psu_has[psu_keys // G, psu_keys % G] = answered > 0
-    stratum_has = np.zeros((design.n_strata, G, k))
-    np.add.at(stratum_has, design.psu_stratum, psu_has)
-    df = (psu_has.sum(0) - (stratum_has > 0).sum(0))[:n_groups].astype(int)
+    df = domain_df(design, cell_unit, cell_group, G, present.astype(float))[:n_groups].astype(int)
 
     empty = count == 0
     est = np.where(empty, np.nan, est)
@@ -370,16 +361,7 @@ def mean(
     domain_label: object | None = None,
 ) -> Estimate:
     """R's ``svymean(~y, subset(design, domain), na.rm=TRUE, deff=TRUE)``."""
-    codes = None if domain is None else np.where(np.asarray(domain, bool), 0, -1)
-    table = mean_many(
-        design,
-        np.asarray(y, dtype=float),
-        codes,
-        variables=[variable],
-        domain_labels=None if domain is None else [domain_label],
-        covariance=False,
-    )
-    return table.estimates()[0]
+    return _one(design, y, None, domain, variable, domain_label)
 
 
 def ratio(
@@ -392,17 +374,46 @@ def ratio(
     domain_label: object | None = None,
 ) -> Estimate:
     """R's ``svyratio(~num, ~den, subset(design, domain), na.rm=TRUE, deff=TRUE)``."""
+    return _one(design, num, den, domain, variable, domain_label)
+
+
+def _one(
+    design: SurveyDesign,
+    num: np.ndarray,
+    den: np.ndarray | None,
+    domain: np.ndarray | None,
+    variable: str,
+    domain_label: object | None,
+) -> Estimate:
+    """One ratio (a mean when ``den`` is None) over one domain mask."""
     codes = None if domain is None else np.where(np.asarray(domain, bool), 0, -1)
-    table = ratio_many(
+    labels = None if domain is None else [domain_label]
+    return _many(design, num, den, codes, [variable], labels).estimates()[0]
+
+
+def _many(
+    design: SurveyDesign,
+    num: np.ndarray,
+    den: np.ndarray | None,
+    codes: np.ndarray | None,
+    variables: Sequence[str],
+    labels: Sequence[object] | None,
+) -> EstimateTable:
+    """:func:`mean_many` (``den`` None) or :func:`ratio_many`, without the covariance."""
+    y = np.asarray(num, dtype=float)
+    if den is None:
+        return mean_many(
+            design, y, codes, variables=variables, domain_labels=labels, covariance=False
+        )
+    return ratio_many(
         design,
-        np.asarray(num, float),
-        np.asarray(den, float),
+        y,
+        np.asarray(den, dtype=float),
         codes,
-        variables=[variable],
-        domain_labels=None if domain is None else [domain_label],
+        variables=variables,
+        domain_labels=labels,
         covariance=False,
     )
-    return table.estimates()[0]
 
 
 def by(
@@ -416,19 +427,4 @@ def by(
     """R's ``svyby(~y, ~groups, design, svymean)`` (or ``svyratio`` with a
     ``denominator``): one estimate per group label, in sorted label order."""
     codes, labels = domain_codes(groups)
-    y = np.asarray(y, dtype=float)
-    if denominator is None:
-        table = mean_many(
-            design, y, codes, variables=[variable], domain_labels=labels, covariance=False
-        )
-    else:
-        table = ratio_many(
-            design,
-            y,
-            np.asarray(denominator, float),
-            codes,
-            variables=[variable],
-            domain_labels=labels,
-            covariance=False,
-        )
-    return table.estimates()
+    return _many(design, y, denominator, codes, [variable], labels).estimates()

@@ -30,13 +30,15 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import optimize, stats
+from numpy.typing import ArrayLike, NDArray
+from scipy import optimize, special, stats
 
 from analysis.design import SurveyDesign
 from analysis.estimators import domain_codes, mean
 
 CIMethod = Literal["logit", "likelihood", "asin", "beta", "mean", "xlogit", "wilson"]
 CI_METHODS: tuple[str, ...] = ("logit", "likelihood", "asin", "beta", "mean", "xlogit", "wilson")
+FloatArray = NDArray[np.float64]
 
 # NCHS Data Presentation Standards for Proportions: flag below these
 MIN_DF = 8
@@ -71,30 +73,68 @@ def _t(q: float, df: float) -> float:
     return float(stats.t.ppf(q, df)) if math.isfinite(df) else float(stats.norm.ppf(q))
 
 
-def _kg_factor(alpha: float, n: int, df: float) -> float:
+def _kg_factor(a: FloatArray, n: FloatArray, df: FloatArray) -> FloatArray:
     """(t_{n−1}(α)/t_df(α))², R's Korn–Graubard df adjustment (limit at α = ½)."""
-    if abs(alpha - 0.5) < 1e-9:
-        return float((stats.t.pdf(0, df) / stats.t.pdf(0, n - 1)) ** 2)
-    return (_t(alpha, n - 1) / _t(alpha, df)) ** 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        factor = (special.stdtrit(n - 1, a) / special.stdtrit(df, a)) ** 2
+    half = np.abs(a - 0.5) < 1e-9
+    if half.any():
+        factor[half] = (stats.t.pdf(0, df[half]) / stats.t.pdf(0, n[half] - 1)) ** 2
+    return np.asarray(factor, dtype=np.float64)
 
 
-def _cp_lower(alpha: float, x: float, n_eff: float) -> float:
-    return float(stats.beta.ppf(alpha, x, n_eff - x + 1)) if x > 0 else 0.0
+def _korn_graubard(
+    p: FloatArray,
+    var: FloatArray,
+    n: FloatArray,
+    df: FloatArray,
+    alpha: float,
+    threshold: float | None,
+    nchs: bool,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Korn–Graubard bounds at level 1 − 2α and p-values, for arrays (n ≥ 2, df > 0).
 
+    p̂ = 0 or 1 (or no variance): n_eff = n·min((t_{n−1}/t_df)², 1) (NCHS). The p-value
+    is the α where the lower bound meets the threshold: bisection on
+    α ↦ α − I_threshold(x(α), n_eff(α) − x(α) + 1), which is increasing.
+    """
+    degenerate = (p <= 0) | (p >= 1) | (var <= 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        base = np.where(degenerate, n, p * (1 - p) / var)
 
-def _cp_upper(alpha: float, x: float, n_eff: float) -> float:
-    return float(stats.beta.ppf(1 - alpha, x + 1, n_eff - x)) if x < n_eff else 1.0
+    def n_eff_at(a: FloatArray) -> FloatArray:
+        factor = _kg_factor(a, n, df)
+        kg = base * factor
+        return np.where(degenerate, n * np.minimum(factor, 1.0), np.minimum(kg, n) if nchs else kg)
 
+    m = n_eff_at(np.full(p.shape, alpha))
+    x = p * m
+    with np.errstate(invalid="ignore", divide="ignore"):
+        low = np.where(x > 0, special.betaincinv(x, m - x + 1, alpha), 0.0)
+        high = np.where(x < m, special.betaincinv(x + 1, m - x, 1 - alpha), 1.0)
+    if threshold is None:
+        return low, high, np.full(p.shape, np.nan)
+    at = min(max(threshold, 0.0), 1.0)
+    cdf_of_zero = 1.0 if threshold > 0 else 0.0  # x = 0: the lower bound is 0
 
-def _root_alpha(lower_at: object, threshold: float) -> float:
-    """The α in (0,1) where a lower bound (increasing in α) meets the threshold."""
-    f = lambda a: lower_at(a) - threshold  # type: ignore[operator]  # noqa: E731
-    lo, hi = 1e-15, 1 - 1e-15
-    if f(lo) >= 0:
-        return lo
-    if f(hi) <= 0:
-        return 1.0
-    return float(optimize.brentq(f, lo, hi, xtol=1e-14, rtol=1e-12))
+    def excess(a: FloatArray) -> FloatArray:
+        m = n_eff_at(a)
+        x = p * m
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cdf = np.where(x > 0, special.betainc(x, m - x + 1, at), cdf_of_zero)
+        return a - cdf
+
+    lo_a, hi_a = np.full(p.shape, 1e-15), np.full(p.shape, 1 - 1e-15)
+    at_lo, at_hi = excess(lo_a) >= 0, excess(hi_a) <= 0
+    for _ in range(60):
+        mid = 0.5 * (lo_a + hi_a)
+        up = excess(mid) > 0
+        hi_a = np.where(up, mid, hi_a)
+        lo_a = np.where(up, lo_a, mid)
+    p_value = np.where(at_lo, 1e-15, np.where(at_hi, 1.0, 0.5 * (lo_a + hi_a)))
+    if not 0 < threshold < 1:  # only p̂ = 0 or 1 keeps the root; others, as every method
+        p_value = np.where(degenerate, p_value, 0.0 if threshold <= 0 else 1.0)
+    return low, high, p_value
 
 
 def proportion_interval(
@@ -113,46 +153,23 @@ def proportion_interval(
     ``n`` is the domain's row count, ``df`` its design df (R's ``degf``). ``nchs``
     caps the Korn–Graubard effective n at n.
     """
-    if method not in CI_METHODS:
-        raise ValueError(f"unknown interval method {method!r}; use one of {CI_METHODS}")
-    if not 0 < level < 1:
-        raise ValueError("level must be between 0 and 1")
-    p, var = float(estimate), float(se) ** 2
-    alpha = (1 - level) / 2
-    nan = math.nan
+    low, high, p_value, n_eff = (
+        float(v)
+        for v in interval_arrays(
+            estimate, se, n, df, method=method, level=level, threshold=threshold, nchs=nchs
+        )
+    )
+    p, nan = float(estimate), math.nan
     if n == 0 or not math.isfinite(p):
         return ProportionInterval(
             nan, nan, nan, nan, level, method, int(df), 0, 0.0, nan, threshold, False, ("no_data",)
         )
-    q = 1 - p
-    degenerate = p <= 0 or p >= 1 or var <= 0
-    n_eff = p * q / var if var > 0 else nan
-    flags = []
-    if df < MIN_DF:
-        flags.append("df_below_8")
+    flags = ["df_below_8"] if df < MIN_DF else []
     if df <= 0 or n < 2:
         flags.append("no_variance")
-        return ProportionInterval(
-            p,
-            float(se),
-            nan,
-            nan,
-            level,
-            method,
-            int(df),
-            n,
-            n_eff,
-            nan,
-            threshold,
-            degenerate,
-            tuple(flags),
-        )
-    if degenerate:
-        low, high, p_value, n_eff = _nchs_degenerate(p, n, df, alpha, threshold)
-    else:
-        low, high, p_value = _interval(p, var, n, df, alpha, method, threshold, nchs)
-    if (math.isfinite(n_eff) and n_eff < MIN_EFFECTIVE_N) or n < MIN_EFFECTIVE_N:
+    elif (math.isfinite(n_eff) and n_eff < MIN_EFFECTIVE_N) or n < MIN_EFFECTIVE_N:
         flags.append("n_eff_below_30")
+    degenerate = p <= 0 or p >= 1 or float(se) ** 2 <= 0
     return ProportionInterval(
         p,
         float(se),
@@ -162,7 +179,7 @@ def proportion_interval(
         method,
         int(df),
         n,
-        float(min(n_eff, n)) if nchs and math.isfinite(n_eff) else float(n_eff),
+        n_eff,
         p_value,
         threshold,
         degenerate,
@@ -170,20 +187,52 @@ def proportion_interval(
     )
 
 
-def _nchs_degenerate(
-    p: float, n: int, df: float, alpha: float, threshold: float | None
-) -> tuple[float, float, float, float]:
-    """Korn–Graubard with n_eff = n·(t_{n−1}/t_df)² for p̂ = 0 or 1 (NCHS)."""
-
-    def bounds(a: float) -> tuple[float, float]:
-        n_eff = n * min(_kg_factor(a, n, df), 1.0)
-        return _cp_lower(a, p * n_eff, n_eff), _cp_upper(a, p * n_eff, n_eff)
-
-    low, high = bounds(alpha)
-    p_value = math.nan
-    if threshold is not None:
-        p_value = _root_alpha(lambda a: bounds(a)[0], threshold)
-    return low, high, p_value, n * min(_kg_factor(alpha, n, df), 1.0)
+def interval_arrays(
+    estimate: ArrayLike,
+    se: ArrayLike,
+    n: ArrayLike,
+    df: ArrayLike,
+    *,
+    method: CIMethod = "beta",
+    level: float = 0.95,
+    threshold: float | None = None,
+    nchs: bool = True,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """:func:`proportion_interval` over (broadcast) arrays: ci_low, ci_high, p_value
+    and n_eff arrays. Korn–Graubard (``beta``, and every method at p̂ = 0 or 1) is
+    vectorised; the other methods go one estimate at a time."""
+    if method not in CI_METHODS:
+        raise ValueError(f"unknown interval method {method!r}; use one of {CI_METHODS}")
+    if not 0 < level < 1:
+        raise ValueError("level must be between 0 and 1")
+    arrays = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (estimate, se, n, df)))
+    shape = arrays[0].shape
+    p, s, nn, dd = (a.ravel() for a in arrays)
+    var, alpha = s**2, (1 - level) / 2
+    no_data = (nn == 0) | ~np.isfinite(p)
+    ok = ~no_data & (dd > 0) & (nn >= 2)
+    degenerate = ok & ((p <= 0) | (p >= 1) | (var <= 0))
+    low, high, p_value = (np.full(p.shape, np.nan) for _ in range(3))
+    kg = ok if method == "beta" else degenerate
+    if kg.any():
+        low[kg], high[kg], p_value[kg] = _korn_graubard(
+            p[kg], var[kg], nn[kg], dd[kg], alpha, threshold, nchs
+        )
+    for i in np.flatnonzero(ok & ~kg):
+        low[i], high[i], p_value[i] = _interval(
+            float(p[i]), float(var[i]), int(nn[i]), float(dd[i]), alpha, method, threshold
+        )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        n_eff = np.where(var > 0, p * (1 - p) / var, np.nan)
+    if degenerate.any():
+        a = np.full(int(degenerate.sum()), alpha)
+        n_eff[degenerate] = nn[degenerate] * np.minimum(
+            _kg_factor(a, nn[degenerate], dd[degenerate]), 1.0
+        )
+    if nchs:
+        n_eff = np.where(ok & np.isfinite(n_eff), np.minimum(n_eff, nn), n_eff)
+    n_eff[no_data] = 0.0
+    return low.reshape(shape), high.reshape(shape), p_value.reshape(shape), n_eff.reshape(shape)
 
 
 def _interval(
@@ -194,8 +243,8 @@ def _interval(
     alpha: float,
     method: str,
     threshold: float | None,
-    nchs: bool,
 ) -> tuple[float, float, float]:
+    """One estimate by a method other than ``beta`` (0 < p̂ < 1, Var > 0)."""
     q, se = 1 - p, math.sqrt(var)
     t = -_t(alpha, df)
     p_value = math.nan
@@ -226,17 +275,6 @@ def _interval(
         if has_t:
             stat = (p - threshold) / math.sqrt(threshold * (1 - threshold) / m)  # type: ignore[operator]
             p_value = float(stats.norm.sf(stat))
-    elif method == "beta":
-        base = p * q / var
-
-        def n_eff_at(a: float) -> float:
-            value = base * _kg_factor(a, n, df)
-            return min(value, n) if nchs else value
-
-        n_eff = n_eff_at(alpha)
-        low, high = _cp_lower(alpha, p * n_eff, n_eff), _cp_upper(alpha, p * n_eff, n_eff)
-        if has_t:
-            p_value = _root_alpha(lambda a: _cp_lower(a, p * n_eff_at(a), n_eff_at(a)), threshold)  # type: ignore[arg-type]
     else:  # likelihood
         low, high, p_value = _likelihood(p, var, n, df, t, threshold if has_t else None)
     if threshold is not None and not has_t:
@@ -345,20 +383,7 @@ def interval_and_p_value(
     nchs: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`proportion_interval` over arrays: (ci_low, ci_high, p_value) arrays."""
-    p, s = np.broadcast_arrays(np.asarray(estimate, float), np.asarray(se, float))
-    nn = np.broadcast_to(np.asarray(n), p.shape)
-    dd = np.broadcast_to(np.asarray(df), p.shape)
-    out = np.full((3, *p.shape), np.nan)
-    for idx in np.ndindex(p.shape):
-        r = proportion_interval(
-            float(p[idx]),
-            float(s[idx]),
-            int(nn[idx]),
-            float(dd[idx]),
-            method=method,
-            level=level,
-            threshold=threshold,
-            nchs=nchs,
-        )
-        out[(slice(None), *idx)] = (r.ci_low, r.ci_high, r.p_value)
-    return out[0], out[1], out[2]
+    low, high, p_value, _ = interval_arrays(
+        estimate, se, n, df, method=method, level=level, threshold=threshold, nchs=nchs
+    )
+    return low, high, p_value

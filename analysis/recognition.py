@@ -30,7 +30,6 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import special, stats
 
 from analysis import intervals
 from analysis.design import SurveyDesign
@@ -194,7 +193,7 @@ def evaluate_recognition(
         covariance = design.variance_of_unit_totals(rate_scores)
     else:
         est, var, overall_est, overall_var, covariance = calibrated_estimates(
-            design, tables, g, x, area_of_item
+            design, tables, g, x, to_area
         )
     n_cols, df_cols = tables.counts_and_df(design)
 
@@ -237,27 +236,16 @@ def _judge(
     shape = np.shape(est)
     p, v = np.ravel(est).astype(float), np.ravel(var).astype(float)
     nn, dd = np.ravel(n).astype(float), np.ravel(df).astype(float)
-    level = 1 - 2 * rule.alpha
-    if rule.method == "beta":
-        lo, hi, pval, n_eff = _korn_graubard(p, v, nn, dd, rule.alpha, rule.threshold, rule.nchs)
-    else:
-        found = [
-            intervals.proportion_interval(
-                p[i],
-                np.sqrt(v[i]),
-                int(nn[i]),
-                dd[i],
-                method=rule.method,  # type: ignore[arg-type]
-                level=level,
-                threshold=rule.threshold,
-                nchs=rule.nchs,
-            )
-            for i in range(p.shape[0])
-        ]
-        lo, hi, pval, n_eff = (
-            np.array([getattr(f, a) for f in found], dtype=float)
-            for a in ("ci_low", "ci_high", "p_value", "n_eff")
-        )
+    lo, hi, pval, n_eff = intervals.interval_arrays(
+        p,
+        np.sqrt(v),
+        nn,
+        dd,
+        method=rule.method,  # type: ignore[arg-type]
+        level=1 - 2 * rule.alpha,
+        threshold=rule.threshold,
+        nchs=rule.nchs,
+    )
     ok = np.isfinite(p) & (nn > 0)
     suppress = ~ok | (dd < rule.min_df) | ~(n_eff >= rule.min_effective_n)
     out = [
@@ -279,80 +267,6 @@ def _judge(
         return [out]
     cols = shape[1]
     return [out[r * cols : (r + 1) * cols] for r in range(shape[0])]
-
-
-def _korn_graubard(
-    p: FloatArray,
-    var: FloatArray,
-    n: FloatArray,
-    df: FloatArray,
-    alpha: float,
-    threshold: float,
-    nchs: bool,
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """``intervals.proportion_interval(method="beta", nchs=nchs)`` for arrays at once.
-
-    Same numbers (tests check it); vectorised because the p-value needs a root in α
-    and one scalar call per estimate costs ~3 ms, too slow for hundreds of them.
-    Interval at level 1 − 2α; p-value: the α at which the KG lower bound reaches the
-    threshold (bisection on α ↦ α − I_threshold(x(α), n_eff(α) − x(α) + 1)).
-    """
-    nan = np.full(p.shape, np.nan)
-    ok = np.isfinite(p) & (n >= 2) & (df > 0)
-    degenerate = ok & ((p <= 0) | (p >= 1) | (var <= 0))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        base = np.where(degenerate, n, p * (1 - p) / var)
-    nn, dd = np.where(ok, n, 2.0), np.where(ok, df, 1.0)
-
-    def n_eff_at(a: FloatArray) -> FloatArray:
-        t_n, t_df = special.stdtrit(nn - 1, a), special.stdtrit(dd, a)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            factor = np.where(
-                np.abs(a - 0.5) < 1e-9,
-                (stats.t.pdf(0, dd) / stats.t.pdf(0, nn - 1)) ** 2,
-                (t_n / t_df) ** 2,
-            )
-        kg = base * factor
-        return np.where(
-            degenerate, nn * np.minimum(factor, 1.0), np.minimum(kg, nn) if nchs else kg
-        )
-
-    def bounds(a: FloatArray) -> tuple[FloatArray, FloatArray]:
-        m = n_eff_at(a)
-        x = p * m
-        with np.errstate(invalid="ignore", divide="ignore"):
-            low = np.where(x > 0, special.betaincinv(x, m - x + 1, a), 0.0)
-            high = np.where(x < m, special.betaincinv(x + 1, m - x, 1 - a), 1.0)
-        return low, high
-
-    a = np.full(p.shape, alpha)
-    low, high = bounds(a)
-
-    # p-value: root of g(α) = α − CDF_α(threshold) on [1e-15, 1 − 1e-15] (g increasing).
-    def excess(a: FloatArray) -> FloatArray:
-        m = n_eff_at(a)
-        x = p * m
-        with np.errstate(invalid="ignore", divide="ignore"):
-            cdf = np.where(x > 0, special.betainc(x, m - x + 1, threshold), 1.0)
-        return a - cdf
-
-    lo_a, hi_a = np.full(p.shape, 1e-15), np.full(p.shape, 1 - 1e-15)
-    at_lo, at_hi = excess(lo_a) >= 0, excess(hi_a) <= 0
-    for _ in range(60):
-        mid = 0.5 * (lo_a + hi_a)
-        up = excess(mid) > 0
-        hi_a = np.where(up, mid, hi_a)
-        lo_a = np.where(up, lo_a, mid)
-    p_value = np.where(at_lo, 1e-15, np.where(at_hi, 1.0, 0.5 * (lo_a + hi_a)))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        plain = p * (1 - p) / var
-        n_eff = np.where(degenerate, n_eff_at(a), np.minimum(plain, n) if nchs else plain)
-    return (
-        np.where(ok, low, nan),
-        np.where(ok, high, nan),
-        np.where(ok, p_value, nan),
-        np.where(np.isfinite(p) & (n > 0), n_eff, 0.0),
-    )
 
 
 def _verdict(p: float, lo: float, hi: float, ok: bool, rule: RecognitionRule) -> Verdict:

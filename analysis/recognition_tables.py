@@ -16,6 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from analysis.cells import compact_cells, domain_df
 from analysis.design import SurveyDesign
 
 FloatArray = NDArray[np.float64]
@@ -80,17 +81,6 @@ class AnswerPositions:
 def widen(t: FloatArray, to_area: FloatArray) -> FloatArray:
     """Item columns -> items, content areas, all items (the m estimate columns)."""
     return np.column_stack([t, t @ to_area, t.sum(axis=1)])
-
-
-def compact_cells(
-    key: NDArray[np.int64], n_keys: int
-) -> tuple[NDArray[np.int64], NDArray[np.intp]]:
-    """The keys in use and each row's cell 0..C-1 (no sort when the key range is small)."""
-    if n_keys <= max(4 * key.shape[0], 1_000_000):
-        used = np.bincount(key, minlength=n_keys) > 0
-        return np.flatnonzero(used), (np.cumsum(used) - 1)[key]
-    cell_keys, cell = np.unique(key, return_inverse=True)
-    return cell_keys, cell.astype(np.intp)
 
 
 @dataclass(frozen=True)
@@ -183,20 +173,16 @@ class DomainTables:
             [self.den[:, : self.n_items], np.repeat(self.weight[:, None], self.m - self.n_items, 1)]
         )
         present = (weighted_rows != 0).astype(np.float64)
-        psu = design.unit_psu[self.cell_unit]
         n = np.zeros((n_groups + 1, self.m))
         np.add.at(n, self.cell_group, self.answered_rows)
         n[-1] = n[:-1].sum(axis=0)
-        df = np.empty((n_groups + 1, self.m))
-        for level, codes, n_levels in (
-            (1.0, psu, design.n_psu),
-            (-1.0, design.psu_stratum[psu], design.n_strata),
-        ):
-            by_group = _any_by(codes * n_groups + self.cell_group, present, n_levels * n_groups)
-            counts = by_group.reshape(n_levels, n_groups, self.m).sum(axis=0)
-            overall = _any_by(codes, present, n_levels).sum(axis=0)
-            block = np.vstack([counts, overall])
-            df = block if level > 0 else df + level * block
+        everyone = np.zeros_like(self.cell_group)
+        df = np.vstack(
+            [
+                domain_df(design, self.cell_unit, self.cell_group, n_groups, present),
+                domain_df(design, self.cell_unit, everyone, 1, present),
+            ]
+        )
         return n, df
 
 
@@ -210,15 +196,6 @@ def codes(values: NDArray[np.generic]) -> tuple[NDArray[np.generic], NDArray[np.
             return levels.astype(values.dtype), (np.cumsum(used) - 1)[values - low]
     levels, codes = np.unique(values, return_inverse=True)
     return levels, codes.astype(np.intp)
-
-
-def _any_by(codes: NDArray[np.intp], present: FloatArray, n_levels: int) -> FloatArray:
-    """(levels, m): 1 where any cell of the level is present."""
-    to_level = sp.csr_matrix(
-        (np.ones(codes.shape[0]), (codes, np.arange(codes.shape[0]))),
-        shape=(n_levels, codes.shape[0]),
-    )
-    return (np.asarray(to_level @ present) > 0).astype(np.float64)
 
 
 def _diag_variance(
@@ -384,7 +361,7 @@ def calibrated_estimates(
     tables: DomainTables,
     g: NDArray[np.intp],
     x: FloatArray,
-    area_of_item: NDArray[np.intp],
+    to_area: FloatArray,
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
     """Estimates and variances on a design with a calibration of another kind.
 
@@ -397,13 +374,8 @@ def calibrated_estimates(
     w = np.asarray(design.weights, dtype=np.float64)
     answered = (~np.isnan(x)).astype(np.float64)
     recognised = np.nan_to_num(x, nan=0.0)
-    to_area = np.zeros((x.shape[1], int(area_of_item.max()) + 1))
-    to_area[np.arange(x.shape[1]), area_of_item] = 1.0
-
-    def widen(t: FloatArray) -> FloatArray:
-        return np.column_stack([t, t @ to_area, t.sum(axis=1)])
-
-    num, den = widen(recognised) * w[:, None], widen(answered) * w[:, None]
+    num = widen(recognised, to_area) * w[:, None]
+    den = widen(answered, to_area) * w[:, None]
     est = np.empty((n_groups, tables.m))
     var = np.empty((n_groups, tables.m))
     rate_scores = np.zeros((design.n, n_groups))

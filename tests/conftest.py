@@ -22,7 +22,8 @@ TEST_SECRET = "test-secret-key"  # noqa: S105
 
 def pytest_report_header() -> str:
     url = os.environ.get("TEST_DATABASE_URL")
-    return f"database: {sa.engine.make_url(url).render_as_string() if url else 'sqlite (temporary file)'}"
+    shown = sa.engine.make_url(url).render_as_string() if url else "sqlite (temporary file)"
+    return f"database: {shown}"
 
 
 def database_url(tmp_dir: str) -> str:

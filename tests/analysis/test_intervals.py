@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
@@ -14,6 +15,7 @@ from statsmodels.stats.proportion import proportion_confint
 from analysis.intervals import (
     CI_METHODS,
     interval_and_p_value,
+    interval_arrays,
     proportion_interval,
 )
 
@@ -108,13 +110,34 @@ def test_pass_rule() -> None:
     assert weak.p_value > 0.05
 
 
-def test_vectorised_version_matches_scalar() -> None:
-    lo, hi, pv = interval_and_p_value(
-        [0.9, 0.8], [0.02, 0.03], [100, 200], [20, 30], method="logit", threshold=0.85
-    )
-    for i, (p, se, n, df) in enumerate([(0.9, 0.02, 100, 20), (0.8, 0.03, 200, 30)]):
-        ci = proportion_interval(p, se, n, df, method="logit", threshold=0.85)
-        assert (lo[i], hi[i], pv[i]) == pytest.approx((ci.ci_low, ci.ci_high, ci.p_value))
+@pytest.mark.parametrize("nchs", [True, False])
+@pytest.mark.parametrize("method", CI_METHODS)
+def test_vectorised_version_matches_scalar(method: str, nchs: bool) -> None:
+    """interval_arrays on many estimates at once = proportion_interval one at a time,
+    including p̂ = 0 or 1, no variance, df ≤ 0, n < 2 and no data."""
+    rng = np.random.default_rng(5)
+    p = np.r_[rng.uniform(0.6, 0.99, 40), 1.0, 0.0, 0.85, 0.9, 0.9, 0.9, np.nan, 0.9]
+    se = np.r_[rng.uniform(0.003, 0.05, 40), 0.0, 0.0, 0.01, 0.0, 0.02, 0.02, 0.1, 0.02]
+    n = np.r_[rng.integers(20, 3000, 40), 50, 50, 100, 80, 1, 40, 10, 0]
+    df = np.r_[rng.integers(3, 300, 40), 10, 10, 5, 12, 3, 0, 4, 0].astype(float)
+    for threshold in (0.85, None, 0.0, 1.0):
+        lo, hi, pv, n_eff = interval_arrays(
+            p, se, n, df, method=method, level=0.9, threshold=threshold, nchs=nchs
+        )
+        for i in range(p.size):
+            ci = proportion_interval(
+                p[i], se[i], int(n[i]), df[i], method=method, level=0.9, threshold=threshold,
+                nchs=nchs,
+            )  # fmt: skip
+            assert [lo[i], hi[i], pv[i], n_eff[i]] == pytest.approx(
+                [ci.ci_low, ci.ci_high, ci.p_value, ci.n_eff], rel=0, abs=0, nan_ok=True
+            )
+    for three, four in zip(
+        interval_and_p_value(p, se, n, df, method=method, nchs=nchs),
+        interval_arrays(p, se, n, df, method=method, nchs=nchs),
+        strict=False,
+    ):
+        np.testing.assert_array_equal(three, four)
 
 
 def test_unknown_method_is_refused() -> None:

@@ -171,7 +171,7 @@ def test_simultaneous_submits_store_one_response(browser, live_server, live_app,
     start = threading.Barrier(2)
 
     def tap() -> None:
-        request = urllib.request.Request(
+        request = urllib.request.Request(  # noqa: S310 - the test's own http:// server
             f"{live_server}/submit",
             data=f"csrf_token={token}".encode(),
             headers={"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"},
