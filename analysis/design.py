@@ -15,12 +15,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 import scipy.sparse as sp
 
-from analysis.strata_variance import LonelyPSUError, stage_variance, stage_variance_cells
+from analysis.strata_variance import (
+    LonelyPSUError,
+    Stage,
+    stage_variance,
+    stage_variance_cells,
+)
 
 __all__ = ["LONELY_PSU_OPTIONS", "Calibration", "LonelyPSU", "LonelyPSUError", "SurveyDesign"]
 
@@ -308,13 +313,13 @@ class SurveyDesign:
             return np.zeros((k, k))
         first, second = self._stages(unit_present)
         if second is None:
-            return _finish(stage_variance(z_unit, *first), first[4])
+            return _finish(stage_variance(z_unit, first), first.present)
         to_psu = sp.csr_matrix(
             (np.ones(self.n_units), (self.unit_psu, np.arange(self.n_units))),
             shape=(self.n_psu, self.n_units),
         )
-        v = _finish(stage_variance(np.asarray(to_psu @ z_unit), *first), first[4])
-        return v + _finish(stage_variance(z_unit, *second), second[4], per_group=True)
+        v = _finish(stage_variance(np.asarray(to_psu @ z_unit), first), first.present)
+        return v + _finish(stage_variance(z_unit, second), second.present, per_group=True)
 
     def variance_of_cells(
         self,
@@ -350,33 +355,27 @@ class SurveyDesign:
         first, second = self._stages(unit_present)
         if second is None:
             return _finish(
-                stage_variance_cells(z, cell_unit, cell_block, n_blocks, *first), first[4]
+                stage_variance_cells(z, cell_unit, cell_block, n_blocks, first), first.present
             )
         key = self.unit_psu[cell_unit] * n_blocks + cell_block
         psu_keys, inverse = np.unique(key, return_inverse=True)
         psu_z = np.zeros((psu_keys.size, k))
         np.add.at(psu_z, inverse, z)
         v = _finish(
-            stage_variance_cells(
-                psu_z, psu_keys // n_blocks, psu_keys % n_blocks, n_blocks, *first
-            ),
-            first[4],
+            stage_variance_cells(psu_z, psu_keys // n_blocks, psu_keys % n_blocks, n_blocks, first),
+            first.present,
         )
-        v2 = stage_variance_cells(z, cell_unit, cell_block, n_blocks, *second)
-        return v + _finish(v2, second[4], per_group=True)
+        v2 = stage_variance_cells(z, cell_unit, cell_block, n_blocks, second)
+        return v + _finish(v2, second.present, per_group=True)
 
-    def _stages(
-        self, unit_present: np.ndarray | None
-    ) -> tuple[tuple[Any, ...], tuple[Any, ...] | None]:
-        """Arguments of :func:`stage_variance` for stage 1 and (two-stage) stage 2:
-        group of each unit, units sampled per group, f, extra factor, present groups,
-        lonely rule, label, stage number."""
+    def _stages(self, unit_present: np.ndarray | None) -> tuple[Stage, Stage | None]:
+        """Stage 1 and (two-stage) stage 2 of the (sub)design with these units."""
         if unit_present is None:
             unit_present = np.ones(self.n_units, dtype=bool)
         psu_present = np.bincount(self.unit_psu[unit_present], minlength=self.n_psu) > 0
         stratum_present = np.bincount(self.psu_stratum[psu_present], minlength=self.n_strata) > 0
         n_h = self.psu_per_stratum
-        first = (
+        first = Stage(
             self.psu_stratum,
             n_h,
             self._finite_factor(self.stratum_popsize, n_h),
@@ -389,7 +388,7 @@ class SurveyDesign:
         if not self.two_stage:
             return first, None
         n_p = np.bincount(self.unit_psu, minlength=self.n_psu).astype(float)
-        second = (
+        second = Stage(
             self.unit_psu,
             n_p,
             self._finite_factor(self.psu_popsize, n_p),

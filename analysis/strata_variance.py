@@ -7,6 +7,9 @@ second-stage units. Every ``survey.lonely.psu`` option is handled as R does.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import NamedTuple
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -17,16 +20,31 @@ class LonelyPSUError(ValueError):
     """A stratum (or a first-stage unit, at stage 2) holds a single sampled unit."""
 
 
-def stage_scale(
-    n_g: np.ndarray,
-    f_g: np.ndarray,
-    extra: np.ndarray,
-    present: np.ndarray,
-    lonely: str,
-    label: object,
-    stage: int,
-) -> tuple[np.ndarray, np.ndarray, int]:
+class Stage(NamedTuple):
+    """One stage of the design: the units' groups and what R's ``onestrat`` needs.
+
+    Stage 1: groups are strata, units PSUs; stage 2: groups are PSUs, units SSUs.
+    """
+
+    unit_group: np.ndarray  # group of each unit
+    n_g: np.ndarray  # units sampled per group
+    f_g: np.ndarray  # (N - n)/N per group
+    extra: np.ndarray  # a further factor per group (stage 2: n_h/N_h of the PSU)
+    present: np.ndarray  # groups reached by the (sub)design
+    lonely: str  # survey.lonely.psu
+    label: Callable[[int], object]  # a group's name, for the lonely-PSU error
+    number: int  # 1 or 2
+
+
+def stage_scale(stage: Stage) -> tuple[np.ndarray, np.ndarray, int]:
     """Per-group variance factor, whether to centre, and R's ``nokstrat``."""
+    n_g, f_g, extra, present, lonely = (
+        stage.n_g,
+        stage.f_g,
+        stage.extra,
+        stage.present,
+        stage.lonely,
+    )
     census = f_g < _CENSUS_TOLERANCE
     single = (n_g == 1) & ~census & present
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -37,8 +55,9 @@ def stage_scale(
     if single.any():
         first = int(np.flatnonzero(single)[0])
         if lonely == "fail":
-            name = label(first) if callable(label) else first
-            raise LonelyPSUError(f"Stratum ({name}) has only one PSU at stage {stage}")
+            raise LonelyPSUError(
+                f"Stratum ({stage.label(first)}) has only one PSU at stage {stage.number}"
+            )
         if lonely in ("remove", "certainty"):
             scale = np.where(single, 0.0, scale)
         elif lonely == "adjust":
@@ -54,23 +73,17 @@ def stage_variance_cells(
     cell_unit: np.ndarray,
     cell_block: np.ndarray,
     n_blocks: int,
-    unit_group: np.ndarray,
-    n_g: np.ndarray,
-    f_g: np.ndarray,
-    extra: np.ndarray,
-    present: np.ndarray,
-    lonely: str,
-    label: object,
-    stage: int,
+    stage: Stage,
 ) -> tuple[np.ndarray, int]:
-    """:func:`_stage_variance` on a sparse (unit, block) table of totals.
+    """:func:`stage_variance` on a sparse (unit, block) table of totals.
 
     Σ_u s (z_u − m)(z_u − m)ᵀ = Σ_u s z_u z_uᵀ − Σ_g s_g S_g S_gᵀ / n_g, with the
     first sum over pairs of cells of the same unit and S_g the group sums.
     """
     k = z.shape[1]
     width = n_blocks * k
-    scale, centre, n_ok = stage_scale(n_g, f_g, extra, present, lonely, label, stage)
+    unit_group, n_g = stage.unit_group, stage.n_g
+    scale, centre, n_ok = stage_scale(stage)
     order = np.lexsort((cell_block, cell_unit))
     z, cell_unit, cell_block = z[order], cell_unit[order], cell_block[order]
     n_units = unit_group.size
@@ -101,31 +114,20 @@ def stage_variance_cells(
     return v, n_ok
 
 
-def stage_variance(
-    z: np.ndarray,
-    group: np.ndarray,
-    n_g: np.ndarray,
-    f_g: np.ndarray,
-    extra: np.ndarray,
-    present: np.ndarray,
-    lonely: str,
-    label: object,
-    stage: int,
-) -> tuple[np.ndarray, int]:
+def stage_variance(z: np.ndarray, stage: Stage) -> tuple[np.ndarray, int]:
     """One stage of R's ``onestage``/``onestrat`` over all groups at once.
 
-    z: (U,k) unit totals; group: group (stratum) of each unit; n_g units sampled per
-    group; f_g = (N-n)/N; extra: a further factor per group (stage 2: n_h/N_h).
-    Returns the summed covariance over present groups and how many present groups
+    z: (U,k) unit totals. Returns the summed covariance over present groups and how many present groups
     gave a finite answer (R's ``nokstrat``).
     """
+    group, n_g = stage.unit_group, stage.n_g
     n_groups = n_g.size
     indicator = sp.csr_matrix(
         (np.ones(group.size), (group, np.arange(group.size))), shape=(n_groups, group.size)
     )
     means = np.asarray(indicator @ z) / np.maximum(n_g, 1)[:, None]
     deviations = z - means[group]
-    scale, centre, n_ok = stage_scale(n_g, f_g, extra, present, lonely, label, stage)
+    scale, centre, n_ok = stage_scale(stage)
     if not centre.all():
         lonely_units = ~centre[group]
         deviations[lonely_units] = z[lonely_units]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 
 from questionnaires import Item, Questionnaire, questionnaire_for
 from survey_app.codes import code_digest, normalise_code
@@ -158,7 +158,7 @@ def first_open_page(pages: list[tuple[Item, ...]], draft: Draft) -> int:
     return len(pages)
 
 
-def submit_response(code_id: int, now: datetime, language: str) -> Response:
+def submit_response(code_id: int | None, now: datetime, language: str) -> Response:
     """Store the draft as an anonymous response, exactly once per code.
 
     The code is claimed with a conditional UPDATE (``status = 'issued'``): of two
@@ -172,7 +172,7 @@ def submit_response(code_id: int, now: datetime, language: str) -> Response:
     missing = missing_items(items, draft)
     if missing:
         raise IncompleteResponse(missing)
-    claimed = db.session.execute(
+    claimed: CursorResult[Any] = db.session.execute(  # type: ignore[assignment]
         update(OneTimeCode)
         .where(OneTimeCode.id == code.id, OneTimeCode.status == "issued")
         .values(status="used", draft=None)

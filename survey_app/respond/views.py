@@ -21,8 +21,11 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
+from flask_wtf import FlaskForm
 
+from questionnaires import Item
 from survey_app.extensions import db, limiter
+from survey_app.models import OneTimeCode
 from survey_app.respond import services
 from survey_app.respond.forms import CodeEntryForm, ConfirmForm, question_form
 
@@ -62,7 +65,7 @@ def code_refused(error: services.CodeRefused) -> ResponseReturnValue:
     return render_template("respond/code_refused.html", reason=error.reason), status
 
 
-def _session_code():
+def _session_code() -> OneTimeCode:
     return services.usable_code(session.get(SESSION_CODE), _now())
 
 
@@ -83,7 +86,7 @@ def open_link(typed: str) -> ResponseReturnValue:
     return _begin(services.find_code(typed))
 
 
-def _begin(code) -> ResponseReturnValue:
+def _begin(code: OneTimeCode) -> ResponseReturnValue:
     services.check_usable(code, _now())
     if session.get(SESSION_CODE) not in (None, code.id):
         session.clear()  # a new code on a shared phone starts a clean session
@@ -159,7 +162,13 @@ def answer_page(number: int) -> ResponseReturnValue:
     return _render_page(form, number, pages, page_items, [])
 
 
-def _render_page(form, number, pages, page_items, missing) -> str:
+def _render_page(
+    form: FlaskForm,
+    number: int,
+    pages: list[tuple[Item, ...]],
+    page_items: tuple[Item, ...],
+    missing: list[str],
+) -> str:
     answered_before = sum(len(page) for page in pages[: number - 1])
     total = sum(len(page) for page in pages)
     return render_template(
