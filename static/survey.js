@@ -26,6 +26,17 @@
         if (status && r.ok) { status.textContent = "\u2713"; }
       }).catch(function () { /* offline: the page's own submit still saves */ });
     };
+    // On a small screen, bring the next unanswered question up after each choice,
+    // so the respondent sees one question at a time without hunting for it.
+    var advance = function (box) {
+      var boxes = Array.prototype.slice.call(form.querySelectorAll("fieldset.question"));
+      var next = boxes.slice(boxes.indexOf(box) + 1).filter(function (b) {
+        return !b.querySelector("input:checked");
+      })[0] || form.querySelector(".nav");
+      if (next && next.scrollIntoView && window.innerHeight < 900) {
+        setTimeout(function () { next.scrollIntoView({ behavior: "smooth", block: "start" }); }, 250);
+      }
+    };
     form.addEventListener("change", function (event) {
       var input = event.target;
       if (input.type === "radio") {
@@ -35,6 +46,7 @@
         update();
         var box = input.closest("fieldset");
         if (box) { box.classList.remove("missing"); }
+        advance(box);
       } else if (input.name === "comment") {
         save({}, input.value);
       }

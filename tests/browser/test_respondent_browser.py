@@ -190,3 +190,15 @@ def test_simultaneous_submits_store_one_response(browser, live_server, live_app,
         thread.join(timeout=30)
     assert sorted(results) == [(302, "/thanks"), (302, "/thanks")]
     assert responses(live_app) == before + 1
+
+
+def test_next_question_comes_up_after_a_choice(phone, live_server, new_code):
+    page = phone.new_page()
+    page.goto(f"{live_server}/r/{new_code('parent')}")
+    page.locator("button.primary").click()
+    questions = page.locator("fieldset.question")
+    questions.nth(0).locator("label.option").nth(1).click()
+    page.wait_for_function(
+        "document.querySelectorAll('fieldset.question')[1].getBoundingClientRect().top < 120"
+    )
+    assert questions.nth(1).bounding_box()["y"] < 120
