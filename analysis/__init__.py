@@ -29,6 +29,7 @@ from analysis.intervals import (
     ciprop,
     ciprop_by,
     interval_and_p_value,
+    interval_arrays,
     proportion_interval,
 )
 
@@ -48,6 +49,7 @@ __all__ = [
     "ciprop_by",
     "domain_codes",
     "interval_and_p_value",
+    "interval_arrays",
     "mean",
     "mean_many",
     "proportion_interval",

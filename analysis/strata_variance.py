@@ -38,18 +38,12 @@ class Stage(NamedTuple):
 
 def stage_scale(stage: Stage) -> tuple[np.ndarray, np.ndarray, int]:
     """Per-group variance factor, whether to centre, and R's ``nokstrat``."""
-    n_g, f_g, extra, present, lonely = (
-        stage.n_g,
-        stage.f_g,
-        stage.extra,
-        stage.present,
-        stage.lonely,
-    )
+    n_g, f_g, present, lonely = stage.n_g, stage.f_g, stage.present, stage.lonely
     census = f_g < _CENSUS_TOLERANCE
     single = (n_g == 1) & ~census & present
     with np.errstate(invalid="ignore", divide="ignore"):
         scale = np.where(n_g > 1, f_g * n_g / (n_g - 1), f_g)
-    scale = np.where(census | ~present, 0.0, scale) * extra
+    scale = np.where(census | ~present, 0.0, scale) * stage.extra
     centre = np.ones(n_g.size, dtype=bool)
     n_ok = int(present.sum())
     if single.any():
@@ -117,8 +111,8 @@ def stage_variance_cells(
 def stage_variance(z: np.ndarray, stage: Stage) -> tuple[np.ndarray, int]:
     """One stage of R's ``onestage``/``onestrat`` over all groups at once.
 
-    z: (U,k) unit totals. Returns the summed covariance over present groups and how many present groups
-    gave a finite answer (R's ``nokstrat``).
+    z: (U,k) unit totals. Returns the summed covariance over present groups and how
+    many present groups gave a finite answer (R's ``nokstrat``).
     """
     group, n_g = stage.unit_group, stage.n_g
     n_groups = n_g.size
