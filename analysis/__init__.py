@@ -12,6 +12,7 @@ from analysis.design import (
     LonelyPSUError,
     SurveyDesign,
 )
+from analysis.design_caveats import DesignCaveat
 from analysis.estimators import (
     Estimate,
     EstimateTable,
@@ -38,6 +39,7 @@ __all__ = [
     "LONELY_PSU_OPTIONS",
     "CIMethod",
     "Calibration",
+    "DesignCaveat",
     "Estimate",
     "EstimateTable",
     "LonelyPSU",

@@ -5,6 +5,9 @@ column is a proportion and gets the ``--ci`` interval and the one-sided p-value 
 H0: p ≤ ``--threshold``; any other numeric column gets R's symmetric t interval
 (``confint(svymean(...), df=degf(design))``) and no p-value. Empty cells are
 missing. Problems with the input print one line on stderr and exit with status 2.
+Warnings about the design (e.g. a first-stage-only fpc with many schools sampled)
+print one line each on stderr, prefixed ``warning:``, when the estimates succeed;
+the JSON and the exit status are unchanged.
 """
 
 from __future__ import annotations
@@ -48,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     est.add_argument("--level", type=float, default=0.95, help="two-sided confidence level")
     est.add_argument("--threshold", type=float, default=0.85, help="H0: p <= threshold")
     est.add_argument("--lonely-psu", choices=LONELY_PSU_OPTIONS, default="fail")
+    est.add_argument(
+        "--nchs",
+        action="store_true",
+        help="NCHS rules: cap the Korn-Graubard effective n at n (default off: the "
+        "intervals equal R's svyciprop; p = 0 or 1 always gets the NCHS interval)",
+    )
     return parser
 
 
@@ -152,6 +161,7 @@ def _record(args: argparse.Namespace, variable: str, est: Estimate, binary: bool
             method=args.ci,
             level=args.level,
             threshold=args.threshold,
+            nchs=args.nchs,
         )
         low, high, p_value, flags = ci.ci_low, ci.ci_high, ci.p_value, list(ci.flags)
     else:
@@ -174,7 +184,10 @@ def _record(args: argparse.Namespace, variable: str, est: Estimate, binary: bool
     }
 
 
-def run_estimate(args: argparse.Namespace) -> list[dict[str, Any]]:
+def run_estimate(
+    args: argparse.Namespace, warnings: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """The JSON records; design warnings are appended to ``warnings``."""
     if not 0 < args.level < 1:
         raise InputError("--level must be between 0 and 1")
     table = _Table(args.data)
@@ -199,6 +212,8 @@ def run_estimate(args: argparse.Namespace) -> list[dict[str, Any]]:
         if isinstance(exc, InputError):
             raise
         raise InputError(f"{args.data}: bad design: {exc}") from exc
+    if design.fpc_caveat is not None and warnings is not None:
+        warnings.append(design.fpc_caveat.message)
     domains: list[tuple[str, np.ndarray]] = []
     if args.by is not None:
         groups = table.labels(args.by, allow_missing=True)
@@ -222,11 +237,14 @@ def run_estimate(args: argparse.Namespace) -> list[dict[str, Any]]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     args = build_parser().parse_args(argv)
+    warnings: list[str] = []
     try:
-        result = run_estimate(args)
+        result = run_estimate(args, warnings)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT_ERROR
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     json.dump(result, sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
     return 0

@@ -20,6 +20,7 @@ from typing import Literal, Protocol
 import numpy as np
 import scipy.sparse as sp
 
+from analysis.design_caveats import DesignCaveat, first_stage_fpc_caveat
 from analysis.strata_variance import (
     LonelyPSUError,
     Stage,
@@ -244,6 +245,12 @@ class SurveyDesign:
     def two_stage(self) -> bool:
         """True when the second stage enters the variance (R: ``fpc`` given)."""
         return self.ssu is not None and self.stratum_popsize is not None
+
+    @property
+    def fpc_caveat(self) -> DesignCaveat | None:
+        """First-stage-only fpc warning (:func:`first_stage_fpc_caveat`), or None."""
+        n_h, popsize = self.psu_per_stratum, self.stratum_popsize
+        return first_stage_fpc_caveat(self.n, self.n_psu, n_h, popsize, self.two_stage)
 
     @cached_property
     def unit(self) -> np.ndarray:

@@ -33,6 +33,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from analysis import intervals
 from analysis.design import SurveyDesign
+from analysis.design_caveats import DesignCaveat
 from analysis.recognition_tables import (
     AnswerPositions,
     CalibrationAdjustment,
@@ -120,7 +121,11 @@ class CountyScore:
 
 @dataclass(frozen=True)
 class RecognitionReport:
-    """Everything the 85% rule needs for one county survey."""
+    """Everything the 85% rule needs for one county survey.
+
+    ``design_caveats`` holds warnings that leave every number unchanged but say the
+    variance may be understated (e.g. :attr:`SurveyDesign.fpc_caveat`).
+    """
 
     groups: Mapping[Hashable, GroupRecognition]
     items: Mapping[Hashable, RateEstimate]
@@ -128,6 +133,7 @@ class RecognitionReport:
     rate: RateEstimate
     county: CountyScore
     rule: RecognitionRule
+    design_caveats: tuple[DesignCaveat, ...] = ()  # warnings about the design, for evaluators
 
 
 def default_policy_weights(
@@ -226,6 +232,7 @@ def evaluate_recognition(
         rate=judged_all[-1],
         county=county,
         rule=rule,
+        design_caveats=tuple(c for c in (design.fpc_caveat,) if c is not None),
     )
 
 

@@ -187,3 +187,42 @@ def test_lonely_psu_option_is_passed_through(
     )
     assert status == 0
     assert json.loads(capsys.readouterr().out)[0]["n"] == 4
+
+
+@pytest.mark.parametrize("method", ["beta", "logit", "asin", "xlogit", "mean", "likelihood"])
+def test_default_intervals_equal_rs_svyciprop_overall_and_by_domain(
+    method: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --nchs the CLI reproduces svyciprop (and svyby(svyciprop)) exactly."""
+    reference = json.loads((REFERENCE_DIR / "survey_reference.json").read_text("utf-8"))
+    expected = {
+        c["domain"]: c
+        for c in reference["ciprop"]
+        if c["design"] == "apistrat"
+        and c["variable"] == "sch_wide_yes"
+        and c["by"] in (None, "stype")
+        and c["method"] == method
+        and c["level"] == 0.95
+    }
+    args = ["estimate", "--data", APISTRAT, "--y", "sch_wide_yes", *STRAT_ARGS, "--by", "stype"]
+    assert main([*args, "--ci", method]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["domain"] for r in rows} == set(expected) == {None, "E", "H", "M"}
+    tolerance = 2e-3 if method == "likelihood" else 1e-7  # R's likelihood bounds are a grid
+    for row in rows:
+        r = expected[row["domain"]]
+        assert row["ci_low"] == pytest.approx(r["ci_low"], abs=tolerance)
+        assert row["ci_high"] == pytest.approx(r["ci_high"], abs=tolerance)
+        assert row["df"] == r["df"]
+
+
+def test_nchs_option_caps_the_effective_n(capsys: pytest.CaptureFixture[str]) -> None:
+    # apistrat's design effect is below 1 overall, so the NCHS cap widens the interval.
+    args = ["estimate", "--data", APISTRAT, "--y", "sch_wide_yes", *STRAT_ARGS, "--ci", "beta"]
+    assert main(args) == 0
+    plain = json.loads(capsys.readouterr().out)[0]
+    assert main([*args, "--nchs"]) == 0
+    capped = json.loads(capsys.readouterr().out)[0]
+    assert capped["ci_low"] < plain["ci_low"]
+    assert capped["ci_high"] > plain["ci_high"]
+    assert capped["estimate"] == plain["estimate"]
