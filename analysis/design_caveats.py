@@ -30,7 +30,8 @@ class DesignCaveat:
             "drop the fpc"
         )
 
-# /work/shared/statistics.md, "Finite population correction pitfall": with a large
+
+# shared/statistics.md, "Finite population correction pitfall": with a large
 # school sampling fraction (or a census of schools) a first-stage fpc alone understates
 # the variance (exactly 0 for a census); in simulation it pushed the false-pass rate to
 # 6-10% at 20-40% school sampling fractions. Warn from a 10% fraction in any stratum.
