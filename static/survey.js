@@ -23,7 +23,7 @@
         headers: { "Content-Type": "application/json", "X-CSRFToken": token ? token.value : "" },
         body: JSON.stringify(body)
       }).then(function (r) {
-        if (status && r.ok) { status.textContent = "\u2713"; }
+        if (status && r.ok && !r.redirected) { status.textContent = "\u2713"; }
       }).catch(function () { /* offline: the page's own submit still saves */ });
     };
     // On a small screen, bring the next unanswered question up after each choice,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 
 
 def init_app(app: Flask) -> None:
@@ -18,4 +18,8 @@ def init_app(app: Flask) -> None:
             "default-src 'self'; img-src 'self' data:; style-src 'self'; "
             "script-src 'self'; frame-ancestors 'none'; form-action 'self'",
         )
+        if request.endpoint != "static":
+            # Pages hold answers and codes: no browser or proxy cache may keep them
+            # (phones are shared; a later user pressing Back must not see them).
+            response.headers.setdefault("Cache-Control", "no-store")
         return response

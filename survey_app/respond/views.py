@@ -66,6 +66,11 @@ def code_refused(error: services.CodeRefused) -> ResponseReturnValue:
 
 
 def _session_code() -> OneTimeCode:
+    """The code this browser is answering with; without one, back to where it belongs
+    (the thank-you page after submitting, e.g. after pressing Back; else code entry)."""
+    if SESSION_CODE not in session:
+        target = "respond.thanks" if session.get("submitted") else "respond.enter_code"
+        abort(redirect(url_for(target)))
     return services.usable_code(session.get(SESSION_CODE), _now())
 
 

@@ -312,3 +312,28 @@ def test_rate_limited_page_is_explained(client):
     limited = client.get("/r/ZZZZZ-ZZZZZ-ZZZZZ?lang=en")
     assert limited.status_code == 429
     assert "Too many" in limited.text
+
+
+def test_pages_are_not_cached_but_assets_are(respondent, issue):
+    respondent.open(issue("parent"))
+    page = respondent.client.get("/start")
+    assert page.headers["Cache-Control"] == "no-store"
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    with respondent.client.get("/static/survey.css") as asset:
+        assert "no-store" not in asset.headers.get("Cache-Control", "")
+
+
+def test_back_after_submitting_shows_the_thank_you_page(app, respondent, issue):
+    respondent.open(issue("parent"))
+    respondent.start()
+    answer_everything(app, respondent)
+    respondent.submit()
+    back = respondent.client.get("/q/1")
+    assert back.status_code == 302
+    assert back.location.endswith("/thanks")
+
+
+def test_question_page_without_a_code_goes_to_code_entry(client):
+    reply = client.get("/q/1")
+    assert reply.status_code == 302
+    assert reply.location.endswith("/")
