@@ -15,6 +15,17 @@ def answer_current_screen(page, choice: int = 0) -> int:
     return questions.count()
 
 
+def answer_to_review(page, choice: int = 0, on_each_screen=None) -> int:
+    """From the first question screen, answer every screen until the review page."""
+    answered = 0
+    while "/review" not in page.url:
+        if on_each_screen:
+            on_each_screen(page)
+        answered += answer_current_screen(page, choice)
+        page.locator("button[value=next]").click()
+    return answered
+
+
 def responses(live_app) -> int:
     from survey_app.extensions import db
     from survey_app.models import Response
@@ -34,12 +45,12 @@ def test_whole_questionnaire_on_a_phone(phone, live_server, live_app, new_code, 
     assert page.locator("html").get_attribute("lang") == "zh-Hans"
     assert fits_the_screen(page)
     page.locator("button.primary").click()
-    answered = 0
     total = len(questionnaire_for("parent").items_for("parent"))
-    while "/review" not in page.url:
-        assert fits_the_screen(page)
-        answered += answer_current_screen(page)
-        page.locator("button[value=next]").click()
+    unfit: list[str] = []
+    answered = answer_to_review(
+        page, on_each_screen=lambda p: None if fits_the_screen(p) else unfit.append(p.url)
+    )
+    assert unfit == []
     assert answered == total
     assert page.locator("ol.review li").count() == total
     page.screenshot(path=str(tmp_path / "review.png"))
@@ -99,9 +110,7 @@ def test_used_code_is_refused(phone, live_server, live_app, new_code):
     page = phone.new_page()
     page.goto(f"{live_server}/r/{code}")
     page.locator("button.primary").click()
-    while "/review" not in page.url:
-        answer_current_screen(page)
-        page.locator("button[value=next]").click()
+    answer_to_review(page)
     page.locator("#submit").click()
     page.wait_for_url("**/thanks")
     other = phone.browser.new_context(viewport={"width": 360, "height": 640}, locale="zh-CN")
@@ -120,9 +129,7 @@ def test_works_without_javascript(browser, live_server, live_app, new_code):
     page.fill("#code", new_code("student", "primary").lower())
     page.locator("button.primary").click()
     page.locator("button.primary").click()
-    while "/review" not in page.url:
-        answer_current_screen(page, choice=3)
-        page.locator("button[value=next]").click()
+    answer_to_review(page, choice=3)
     page.locator("#submit").click()
     page.wait_for_url("**/thanks")
     assert responses(live_app) == before + 1
@@ -155,9 +162,7 @@ def test_simultaneous_submits_store_one_response(browser, live_server, live_app,
     page = context.new_page()
     page.goto(f"{live_server}/r/{new_code('parent')}")
     page.locator("button.primary").click()
-    while "/review" not in page.url:
-        answer_current_screen(page)
-        page.locator("button[value=next]").click()
+    answer_to_review(page)
     token = page.locator("#submit-form input[name=csrf_token]").get_attribute("value")
     cookie = "; ".join(f"{c['name']}={c['value']}" for c in context.cookies())
     context.close()
