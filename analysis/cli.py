@@ -4,7 +4,9 @@ Each ``--y`` column is estimated overall and, with ``--by``, in each domain. A 0
 column is a proportion and gets the ``--ci`` interval and the one-sided p-value for
 H0: p ≤ ``--threshold``; any other numeric column gets R's symmetric t interval
 (``confint(svymean(...), df=degf(design))``) and no p-value. Empty cells are
-missing. Problems with the input print one line on stderr and exit with status 2.
+missing. Problems with the input print one line on stderr and exit with status 2:
+among them weights that are negative or have no finite positive total, fpc cells
+≤ 0, and ``--level`` or ``--threshold`` outside (0, 1).
 Warnings about the design (e.g. a first-stage-only fpc with many schools sampled)
 print one line each on stderr, prefixed ``warning:``, when the estimates succeed;
 the JSON and the exit status are unchanged.
@@ -18,7 +20,7 @@ import json
 import math
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from scipy import stats
@@ -28,6 +30,11 @@ from analysis.estimators import Estimate, mean
 from analysis.intervals import CI_METHODS, proportion_interval
 
 EXIT_INPUT_ERROR = 2
+# The estimators square weighted totals; above this, squares overflow float64 (1.8e308)
+MAX_WEIGHT_TOTAL = 1e150
+
+
+Sign = Literal["positive", "nonnegative"]
 
 
 class InputError(Exception):
@@ -99,7 +106,11 @@ class _Table:
         except ValueError:
             raise InputError(f"{self.path}: no column {column!r}") from None
 
-    def numbers(self, column: str, *, allow_missing: bool = True) -> np.ndarray:
+    def numbers(
+        self, column: str, *, allow_missing: bool = True, sign: Sign | None = None
+    ) -> np.ndarray:
+        """The column as floats (NaN: missing); ``sign`` also refuses negative
+        (``"nonnegative"``) or non-positive (``"positive"``) cells."""
         j = self._index(column)
         out = np.empty(len(self.rows))
         for i, row in enumerate(self.rows):
@@ -121,6 +132,11 @@ class _Table:
             if not math.isfinite(out[i]):
                 raise InputError(
                     f"{self.path}: column {column!r}, line {self.lines[i]}: {cell!r} is not finite"
+                )
+            if (sign == "positive" and out[i] <= 0) or (sign == "nonnegative" and out[i] < 0):
+                raise InputError(
+                    f"{self.path}: column {column!r}, line {self.lines[i]}: {cell} must be "
+                    f"{'> 0' if sign == 'positive' else '>= 0'}"
                 )
         return out
 
@@ -189,14 +205,29 @@ def run_estimate(
 ) -> list[dict[str, Any]]:
     """The JSON records; design warnings are appended to ``warnings``."""
     if not 0 < args.level < 1:
-        raise InputError("--level must be between 0 and 1")
+        raise InputError(f"--level must be between 0 and 1 (exclusive), not {args.level}")
+    if not 0 < args.threshold < 1:
+        raise InputError(f"--threshold must be between 0 and 1 (exclusive), not {args.threshold}")
     table = _Table(args.data)
+    weights = None
+    if args.weight is not None:
+        weights = table.numbers(args.weight, allow_missing=False, sign="nonnegative")
+        with np.errstate(over="ignore"):
+            total = float(weights.sum())
+        if not (math.isfinite(total) and total > 0):
+            raise InputError(
+                f"{args.data}: column {args.weight!r}: weights must have a finite, positive "
+                f"total (sum {total})"
+            )
+        if total > MAX_WEIGHT_TOTAL:
+            raise InputError(
+                f"{args.data}: column {args.weight!r}: weight total {total:g} is too large "
+                f"(the variance squares it; at most {MAX_WEIGHT_TOTAL:g}): rescale the weights"
+            )
     try:
         design = SurveyDesign.from_arrays(
             n=len(table.rows),
-            weights=None
-            if args.weight is None
-            else table.numbers(args.weight, allow_missing=False),
+            weights=weights,
             strata=None if args.strata is None else table.labels(args.strata, allow_missing=False),
             cluster=None
             if args.cluster is None
@@ -204,8 +235,12 @@ def run_estimate(
             cluster2=None
             if args.cluster2 is None
             else table.labels(args.cluster2, allow_missing=False),
-            fpc=None if args.fpc is None else table.numbers(args.fpc, allow_missing=False),
-            fpc2=None if args.fpc2 is None else table.numbers(args.fpc2, allow_missing=False),
+            fpc=None
+            if args.fpc is None
+            else table.numbers(args.fpc, allow_missing=False, sign="positive"),
+            fpc2=None
+            if args.fpc2 is None
+            else table.numbers(args.fpc2, allow_missing=False, sign="positive"),
             lonely_psu=args.lonely_psu,
         )
     except ValueError as exc:

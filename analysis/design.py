@@ -13,6 +13,7 @@ which only matters for lonely-PSU strata (R drops absent strata from the count).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal, Protocol
@@ -74,6 +75,10 @@ def _popsize(fpc: np.ndarray, group: np.ndarray, n_sampled: np.ndarray, name: st
     fpc = np.asarray(fpc, dtype=float)
     if np.isnan(fpc).any():
         raise ValueError(f"missing values in {name}")
+    bad = np.flatnonzero(fpc <= 0)
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(f"{name} must be positive: {fpc[i]} at row {i}")
     n_groups = n_sampled.size
     lo = np.full(n_groups, np.inf)
     hi = np.full(n_groups, -np.inf)
@@ -87,6 +92,23 @@ def _popsize(fpc: np.ndarray, group: np.ndarray, n_sampled: np.ndarray, name: st
     if np.any(popsize < n_sampled):
         raise ValueError(f"{name} implies more than 100% sampling in some strata")
     return popsize
+
+
+def _check_weights(w: np.ndarray) -> None:
+    """Sampling weights: no missing, infinite or negative values (zeros are allowed,
+    as in R) and, for a non-empty design, a finite positive total."""
+    if np.isnan(w).any():
+        raise ValueError("missing values in weights")
+    for bad, what in ((~np.isfinite(w), "non-finite"), (w < 0, "negative")):
+        rows = np.flatnonzero(bad)
+        if rows.size:
+            i = int(rows[0])
+            raise ValueError(f"{what} weight at row {i}: {w[i]}")
+    if w.size:
+        with np.errstate(over="ignore"):
+            total = float(w.sum())
+        if not (math.isfinite(total) and total > 0):
+            raise ValueError(f"weights must have a finite, positive total (sum {total})")
 
 
 @dataclass(frozen=True, eq=False)
@@ -137,11 +159,13 @@ class SurveyDesign:
         """Build a design as ``svydesign(ids=~cluster+cluster2, strata=, fpc=~fpc+fpc2,
         weights=, nest=)``.
 
-        Labels may be any sortable values. ``fpc`` per row is the population number of
-        PSUs in the stratum (> 1) or the sampling fraction (<= 1); ``fpc2`` the same for
-        second-stage units within the PSU (omitted: infinite, f2 = 1). Without weights,
-        the weight is the product over stages of N/n (R), or 1 without an fpc.
-        As in R, the second stage only enters the variance when ``fpc`` is given.
+        Labels may be any sortable values. ``weights`` must be finite and >= 0 with a
+        finite, positive total. ``fpc`` per row is the population number of PSUs in the
+        stratum (> 1) or the sampling fraction (<= 1); ``fpc2`` the same for
+        second-stage units within the PSU (omitted: infinite, f2 = 1); both must be
+        > 0. Errors in a row name its 0-based index. Without weights, the weight is the
+        product over stages of N/n (R), or 1 without an fpc. As in R, the second stage
+        only enters the variance when ``fpc`` is given.
         """
         arrays = [a for a in (weights, strata, cluster, fpc, cluster2, fpc2) if a is not None]
         if n is None:
@@ -204,8 +228,7 @@ class SurveyDesign:
                     raise ValueError("weights not supplied and can't be computed from fpc")
         else:
             w = np.asarray(weights, dtype=float)
-            if np.isnan(w).any():
-                raise ValueError("missing values in weights")
+            _check_weights(w)
         return cls(
             weights=w,
             strata=strata_codes,

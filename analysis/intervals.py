@@ -47,7 +47,13 @@ MIN_EFFECTIVE_N = 30
 
 @dataclass(frozen=True)
 class ProportionInterval:
-    """A proportion with its interval; ``flags`` name NCHS reliability problems."""
+    """A proportion with its interval; ``flags`` name NCHS reliability problems.
+
+    There is deliberately no pass/fail here: the recognition decision is
+    :class:`analysis.recognition.RecognitionRule` ("met" when the one-sided (1 − α)
+    lower bound, the lower end of the two-sided 1 − 2α interval, is ≥ the threshold;
+    equivalently ``p_value`` ≤ α).
+    """
 
     estimate: float
     se: float
@@ -62,11 +68,6 @@ class ProportionInterval:
     threshold: float | None = None
     degenerate: bool = False
     flags: tuple[str, ...] = ()
-
-    @property
-    def passes(self) -> bool:
-        """True when the lower bound exceeds the threshold (the 85% rule)."""
-        return self.threshold is not None and self.ci_low > self.threshold
 
 
 def _t(q: float, df: float) -> float:

@@ -23,7 +23,9 @@
         headers: { "Content-Type": "application/json", "X-CSRFToken": token ? token.value : "" },
         body: JSON.stringify(body)
       }).then(function (r) {
-        if (status && r.ok && !r.redirected) { status.textContent = "\u2713"; }
+        if (status && r.ok && !r.redirected) {
+          status.textContent = form.getAttribute("data-saved-text") || "\u2713";
+        }
       }).catch(function () { /* offline: the page's own submit still saves */ });
     };
     // On a small screen, bring the next unanswered question up after each choice,
@@ -52,6 +54,8 @@
       }
     });
     update();
+    var summary = document.getElementById("error-summary");
+    if (summary) { summary.focus(); }
   }
   var submitForm = document.getElementById("submit-form");
   if (submitForm) {

@@ -24,7 +24,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_mapping(load_config(app.instance_path, config))
     check_config(app.config)
 
-    from survey_app import cli, errors, i18n, security
+    from survey_app import cli, errors, i18n, log_redaction, security
     from survey_app.database import configure_engine
     from survey_app.extensions import csrf, db, limiter, migrate
     from survey_app.respond.views import bp as respond_bp
@@ -41,5 +41,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     security.init_app(app)
     errors.init_app(app)
     app.register_blueprint(respond_bp)
+    if app.config["PROXY_COUNT"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Without this, every respondent behind the proxy shares one rate-limit bucket.
+        n = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     cli.init_app(app)
+    log_redaction.install("werkzeug")  # the dev server's access log
     return app

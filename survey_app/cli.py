@@ -45,7 +45,11 @@ def demo_codes(respondent_group: str, count: int) -> None:
     chooser = random.Random(secrets.randbits(64))  # noqa: S311 - picks a school, not a secret
     base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
     for _index in range(count):
-        (code,) = issue_codes(chooser.choice(schools), respondent_group, 1)
+        school = chooser.choice(schools)
+        level = None
+        if respondent_group == "student" and school.level == "nine_year":
+            level = chooser.choice(("primary", "junior"))  # grades 3-6 or 7-9
+        (code,) = issue_codes(school, respondent_group, 1, reading_level=level)
         click.echo(f"{code}  {base}/r/{code}")
     db.session.commit()
 

@@ -52,7 +52,12 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
-        "CODE_ENTRY_LIMIT": os.environ.get("CODE_ENTRY_LIMIT", "10 per minute;50 per hour"),
+        # Failed code look-ups per client address. Codes carry 75 random bits, so this is
+        # defence in depth; generous because a school's Wi-Fi or a carrier's NAT puts
+        # many respondents behind one address.
+        "CODE_ENTRY_LIMIT": os.environ.get("CODE_ENTRY_LIMIT", "30 per minute;300 per hour"),
+        # Reverse proxies in front of the app (nginx: 1); their X-Forwarded-For is trusted.
+        "PROXY_COUNT": int(os.environ.get("PROXY_COUNT", "0")),
         "BABEL_DEFAULT_LOCALE": "zh_Hans",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
         "LANGUAGES": LANGUAGES,

@@ -23,6 +23,9 @@ def issue_codes(
     database keeps their digests.
     """
     if respondent_group == "student" and reading_level is None:
+        if school.level == "nine_year":
+            # Grades 3-9 in one school: the pupil's grade decides, so it must be given.
+            raise ValueError("a student code at a nine-year school needs a reading level")
         reading_level = "junior" if school.level == "junior" else "primary"
     codes: list[str] = []
     for _index in range(n):

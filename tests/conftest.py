@@ -68,6 +68,7 @@ def make_app(url: str, **overrides: Any) -> Flask:
         "SQLALCHEMY_DATABASE_URI": url,
         "SERVER_NAME": None,
         "PUBLIC_BASE_URL": "http://survey.test",
+        "CODE_ENTRY_LIMIT": "10 per minute",
     }
     config.update(overrides)
     app = create_app(config)

@@ -9,10 +9,18 @@ Anonymity by construction
   matched on: at submission the response is written from the code's *sampling cell*
   (campaign, group, school, stratum, reading level), the code is marked ``used`` without
   a timestamp and its draft is erased in the same transaction.
+* Saved answers are shown only to the browser that started them (``resume_digest``):
+  another phone with the same slip may continue, but sees none of them.
 * No table has a column for a name, a phone number or an IP address; rate limiting keys
   on a keyed hash of the address held only in the limiter's expiring store.
 * The submission time is kept to the minute (for burst detection); with many codes per
   school the time does not identify a code either.
+
+What this does not cover: someone with administrator access to the live database
+server (transaction ids such as PostgreSQL's ``xmin``, write-ahead logs and dead row
+versions can tie the code update to the response insert of the same transaction), and
+groups with one member per school (a principal's response names its school). Reports
+must suppress such cells; the database and its backups are kept from schools.
 
 Reading a million responses fast
 --------------------------------
@@ -70,8 +78,12 @@ class OneTimeCode(Base):
     status: Mapped[str] = mapped_column(String(8), default="issued")
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The answers given so far, saved page by page: {"lang": .., "answers": {item: code}, ..}.
-    # Erased when the response is submitted.
-    draft: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Erased (SQL NULL) when the response is submitted.
+    draft: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    # SHA-256 of a random token held in the cookie of the browser that opened the code
+    # first: only that browser is shown the saved answers (a school that kept the slip
+    # can finish the questionnaire, as it could anyway, but cannot read the answers).
+    resume_digest: Mapped[bytes | None] = mapped_column(LargeBinary(32))
 
     school: Mapped[School] = relationship()
 

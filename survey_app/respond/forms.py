@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Optional
 
 from questionnaires import Item
 from survey_app.respond.services import COMMENT_FIELD
@@ -40,8 +40,8 @@ def question_form(
 ) -> type[FlaskForm]:
     """A form class for one screen of questions, in the respondent's language.
 
-    Answers are optional at the form level: whatever was chosen is saved even when the
-    respondent moves on, and completeness is checked before submission.
+    The form only renders: the view saves every well-formed answer itself (so one bad
+    field never discards the others), and over-long comments are cut, not refused.
     """
 
     class QuestionScreen(FlaskForm):
@@ -57,6 +57,10 @@ def question_form(
         setattr(
             QuestionScreen,
             COMMENT_FIELD,
-            TextAreaField(comment_label, validators=[Optional(), Length(max=comment_max_length)]),
+            TextAreaField(
+                comment_label,
+                validators=[Optional()],
+                render_kw={"maxlength": comment_max_length, "rows": 4},
+            ),
         )
     return QuestionScreen

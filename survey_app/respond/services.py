@@ -5,6 +5,9 @@ Nothing here touches ``request`` or ``session``: callers pass codes, answers and
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -66,13 +69,46 @@ def check_usable(code: OneTimeCode, now: datetime) -> None:
         raise CodeRefused("closed")
 
 
-def usable_code(code_id: int | None, now: datetime) -> OneTimeCode:
-    """The code held in a respondent's session, checked again on every step."""
-    code = db.session.get(OneTimeCode, code_id) if code_id is not None else None
+def usable_code(code_id: int | None, now: datetime, *, for_update: bool = False) -> OneTimeCode:
+    """The code held in a respondent's session, checked again on every step.
+
+    ``for_update`` locks the row (PostgreSQL) so a page save and a per-tap autosave
+    cannot overwrite each other's merge of the draft.
+    """
+    code = (
+        db.session.get(OneTimeCode, code_id, with_for_update=for_update)
+        if code_id is not None
+        else None
+    )
     if code is None:
         raise CodeRefused("unknown")
     check_usable(code, now)
     return code
+
+
+def _token_digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode("ascii")).digest()
+
+
+def claim_draft(code: OneTimeCode, token: str | None) -> str | None:
+    """Make the browser holding ``token`` the one that may see this code's saved answers.
+
+    The first browser to open a code gets a fresh token (returned, for its cookie);
+    later browsers get None and remain visitors who may answer but not read.
+    """
+    if code.resume_digest is None:
+        token = secrets.token_urlsafe(24)
+        code.resume_digest = _token_digest(token)
+        db.session.flush()
+        return token
+    return None
+
+
+def may_see_answers(code: OneTimeCode, token: str | None) -> bool:
+    """True for the browser that started the code (constant-time comparison)."""
+    if code.resume_digest is None or not token:
+        return False
+    return hmac.compare_digest(code.resume_digest, _token_digest(token))
 
 
 def questionnaire_of(code: OneTimeCode) -> Questionnaire:
@@ -139,8 +175,9 @@ def save_draft(
     if language:
         data["lang"] = language
     if comment is not None:
-        max_length = questionnaire_of(code).comment_max_length
-        data["comment"] = comment.strip()[:max_length]
+        # Browsers count a line break as one character but send two (CRLF).
+        text = comment.replace("\r\n", "\n").strip()
+        data["comment"] = text[: questionnaire_of(code).comment_max_length]
     code.draft = data  # reassign: JSON columns do not track in-place changes
     db.session.flush()
     return Draft.of(code)
@@ -165,7 +202,7 @@ def submit_response(code_id: int | None, now: datetime, language: str) -> Respon
     simultaneous submissions (a double tap) only one changes a row; the other gets
     :class:`CodeRefused` ('used'). The draft is erased in the same statement.
     """
-    code = usable_code(code_id, now)
+    code = usable_code(code_id, now, for_update=True)
     questionnaire = questionnaire_of(code)
     items = tuple(questionnaire.items_for(code.respondent_group))
     draft = Draft.of(code)
@@ -175,7 +212,7 @@ def submit_response(code_id: int | None, now: datetime, language: str) -> Respon
     claimed: CursorResult[Any] = db.session.execute(  # type: ignore[assignment]
         update(OneTimeCode)
         .where(OneTimeCode.id == code.id, OneTimeCode.status == "issued")
-        .values(status="used", draft=None)
+        .values(status="used", draft=None, resume_digest=None)
         .execution_options(synchronize_session=False)
     )
     if claimed.rowcount != 1:

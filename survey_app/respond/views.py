@@ -32,6 +32,7 @@ from survey_app.respond.forms import CodeEntryForm, ConfirmForm, question_form
 bp = Blueprint("respond", __name__)
 
 SESSION_CODE = "code_id"
+SESSION_RESUME = "resume_token"  # proves this browser started the code (see claim_draft)
 
 
 def _now() -> datetime:
@@ -65,13 +66,22 @@ def code_refused(error: services.CodeRefused) -> ResponseReturnValue:
     return render_template("respond/code_refused.html", reason=error.reason), status
 
 
-def _session_code() -> OneTimeCode:
-    """The code this browser is answering with; without one, back to where it belongs
-    (the thank-you page after submitting, e.g. after pressing Back; else code entry)."""
+def _leave_if_no_code() -> None:
+    """Without a code in the session, back to where the browser belongs: the thank-you
+    page after submitting (e.g. after pressing Back), else code entry."""
     if SESSION_CODE not in session:
         target = "respond.thanks" if session.get("submitted") else "respond.enter_code"
         abort(redirect(url_for(target)))
-    return services.usable_code(session.get(SESSION_CODE), _now())
+
+
+def _session_code(*, for_update: bool = False) -> OneTimeCode:
+    """The code this browser is answering with (``for_update`` before changing its draft)."""
+    _leave_if_no_code()
+    return services.usable_code(session.get(SESSION_CODE), _now(), for_update=for_update)
+
+
+def _sees_answers(code: OneTimeCode) -> bool:
+    return services.may_see_answers(code, session.get(SESSION_RESUME))
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -95,7 +105,12 @@ def _begin(code: OneTimeCode) -> ResponseReturnValue:
     services.check_usable(code, _now())
     if session.get(SESSION_CODE) not in (None, code.id):
         session.clear()  # a new code on a shared phone starts a clean session
+    session.permanent = True  # survives closing the browser, so the same phone resumes
     session[SESSION_CODE] = code.id
+    token = services.claim_draft(code, session.get(SESSION_RESUME))
+    if token:
+        session[SESSION_RESUME] = token
+        db.session.commit()
     draft = services.Draft.of(code)
     if draft.language and "lang" not in session:
         session["lang"] = draft.language
@@ -109,6 +124,7 @@ def welcome() -> ResponseReturnValue:
     form = ConfirmForm()
     draft = services.Draft.of(code)
     if form.validate_on_submit():
+        code = _session_code(for_update=True)
         services.save_draft(code, {}, _now(), language=_language())
         db.session.commit()
         pages = services.paginate(services.items_of(code), current_app.config["ITEMS_PER_PAGE"])
@@ -119,16 +135,16 @@ def welcome() -> ResponseReturnValue:
         form=form,
         questionnaire=questionnaire,
         resuming=bool(draft.answers),
+        answers_hidden=bool(draft.answers) and not _sees_answers(code),
         n_items=len(services.items_of(code)),
     )
 
 
 @bp.route("/q/<int:number>", methods=["GET", "POST"])
 def answer_page(number: int) -> ResponseReturnValue:
-    code = _session_code()
+    code = _session_code(for_update=request.method == "POST")
     questionnaire = services.questionnaire_of(code)
-    items = services.items_of(code)
-    pages = services.paginate(items, current_app.config["ITEMS_PER_PAGE"])
+    pages = services.paginate(services.items_of(code), current_app.config["ITEMS_PER_PAGE"])
     if not 1 <= number <= len(pages):
         abort(404)
     page_items = pages[number - 1]
@@ -142,29 +158,34 @@ def answer_page(number: int) -> ResponseReturnValue:
         comment_max_length=questionnaire.comment_max_length,
     )
     draft = services.Draft.of(code)
+    sees_answers = _sees_answers(code)
     if request.method == "POST":
-        form = form_class()
-        if form.validate_on_submit():
-            answers = services.clean_answers(page_items, request.form.to_dict())
-            comment = request.form.get(services.COMMENT_FIELD) if last else None
-            draft = services.save_draft(code, answers, _now(), language=language, comment=comment)
-            db.session.commit()
-            if request.form.get("nav") == "back":
-                if number == 1:
-                    return redirect(url_for("respond.welcome"))
-                return redirect(url_for("respond.answer_page", number=number - 1))
-            missing = services.missing_items(page_items, draft)
-            if not missing:
-                if last:
-                    return redirect(url_for("respond.review"))
-                return redirect(url_for("respond.answer_page", number=number + 1))
-            return _render_page(form, number, pages, page_items, missing), 422
-        return _render_page(form, number, pages, page_items, []), 400
-    data = {item_id: str(value) for item_id, value in draft.answers.items()}
-    if last:
-        data[services.COMMENT_FIELD] = draft.comment
+        # CSRF is checked by CSRFProtect before this view. Every well-formed answer is
+        # saved, whatever else is wrong with the page: nothing the respondent chose is lost.
+        answers = services.clean_answers(page_items, request.form.to_dict())
+        comment = request.form.get(services.COMMENT_FIELD) if last else None
+        if comment is not None and not comment.strip() and not sees_answers:
+            comment = None  # a visitor's empty box must not erase a comment saved earlier
+        draft = services.save_draft(code, answers, _now(), language=language, comment=comment)
+        db.session.commit()
+        if request.form.get("nav") == "back":
+            if number == 1:
+                return redirect(url_for("respond.welcome"))
+            return redirect(url_for("respond.answer_page", number=number - 1))
+        missing = services.missing_items(page_items, draft)
+        if not missing:
+            if last:
+                return redirect(url_for("respond.review"))
+            return redirect(url_for("respond.answer_page", number=number + 1))
+        form = form_class(formdata=request.form)
+        return _render_page(form, number, pages, page_items, missing, draft, sees_answers), 422
+    data: dict[str, str] = {}
+    if sees_answers:
+        data = {item_id: str(value) for item_id, value in draft.answers.items()}
+        if last:
+            data[services.COMMENT_FIELD] = draft.comment
     form = form_class(data=data)
-    return _render_page(form, number, pages, page_items, [])
+    return _render_page(form, number, pages, page_items, [], draft, sees_answers)
 
 
 def _render_page(
@@ -173,9 +194,12 @@ def _render_page(
     pages: list[tuple[Item, ...]],
     page_items: tuple[Item, ...],
     missing: list[str],
+    draft: services.Draft,
+    sees_answers: bool,
 ) -> str:
     answered_before = sum(len(page) for page in pages[: number - 1])
     total = sum(len(page) for page in pages)
+    hidden = set() if sees_answers else {i.id for i in page_items if i.id in draft.answers}
     return render_template(
         "respond/page.html",
         form=form,
@@ -183,6 +207,7 @@ def _render_page(
         n_pages=len(pages),
         items=page_items,
         missing=set(missing),
+        hidden=hidden,
         answered_before=answered_before,
         total=total,
     )
@@ -202,6 +227,7 @@ def review() -> ResponseReturnValue:
         questionnaire=questionnaire,
         items=items,
         draft=draft,
+        sees_answers=_sees_answers(code),
         page_of=page_of,
         missing=set(services.missing_items(items, draft)),
         n_pages=len(pages),
@@ -213,6 +239,7 @@ def submit() -> ResponseReturnValue:
     form = ConfirmForm()
     if not form.validate_on_submit():
         return redirect(url_for("respond.review"))
+    _leave_if_no_code()  # a tap after the thank-you page arrived: show it again
     try:
         services.submit_response(session.get(SESSION_CODE), _now(), _language())
     except services.IncompleteResponse:
@@ -240,11 +267,16 @@ def thanks() -> ResponseReturnValue:
 @bp.route("/draft", methods=["POST"])
 def autosave() -> ResponseReturnValue:
     """JavaScript enhancement: save each choice as it is made (JSON, CSRF header)."""
-    code = _session_code()
-    payload = request.get_json(silent=True) or {}
-    raw = {str(k): str(v) for k, v in (payload.get("answers") or {}).items()}
+    code = _session_code(for_update=True)
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict) or not isinstance(payload.get("answers"), dict):
+        abort(400)
+    answers_in: dict[str, object] = payload["answers"]
+    raw = {str(k): str(v) for k, v in answers_in.items()}
     answers = services.clean_answers(services.items_of(code), raw)
     comment = payload.get("comment")
+    if not isinstance(comment, str) or (not comment.strip() and not _sees_answers(code)):
+        comment = None
     services.save_draft(
         code,
         answers,

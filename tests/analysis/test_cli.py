@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -131,6 +132,44 @@ def write(tmp_path: Path, text: str) -> str:
             ["--y", "y", "--strata", "s", "--cluster", "c"],
             "Stratum \\(a\\) has only one PSU",
         ),
+        ("w,y\n1,1\n-1,0\n-2,1\n", ["--y", "y", "--weight", "w"], "column 'w', line 3: -1"),
+        ("w,y\n1,1\ninf,0\n", ["--y", "y", "--weight", "w"], "column 'w', line 3: 'inf'"),
+        (
+            "w,y\n1e308,1\n1e308,0\n1e308,1\n",
+            ["--y", "y", "--weight", "w"],
+            "column 'w': weights must have a finite, positive total",
+        ),
+        (
+            "w,y\n1e200,1\n1e200,0\n1e200,1\n",
+            ["--y", "y", "--weight", "w"],
+            "column 'w': weight total 3e\\+200 is too large",
+        ),
+        (
+            "w,y\n0,1\n0,0\n",
+            ["--y", "y", "--weight", "w"],
+            "column 'w': weights must have a finite, positive total",
+        ),
+        (
+            "c,f,y\n1,0,1\n2,0,0\n",
+            ["--y", "y", "--cluster", "c", "--fpc", "f"],
+            "column 'f', line 2: 0",
+        ),
+        (
+            "c,f,y\n1,10,1\n2,-10,0\n",
+            ["--y", "y", "--cluster", "c", "--fpc", "f"],
+            "column 'f', line 3: -10",
+        ),
+        (
+            "c,d,f,g,y\n1,1,10,0,1\n1,2,10,0,0\n2,1,10,0,1\n",
+            ["--y", "y", "--cluster", "c", "--fpc", "f", "--cluster2", "d", "--fpc2", "g"],
+            "column 'g', line 2: 0",
+        ),
+        ("y\n1\n0\n", ["--y", "y", "--threshold", "85"], "--threshold must be between 0 and 1"),
+        ("y\n1\n0\n", ["--y", "y", "--threshold", "0"], "--threshold must be between 0 and 1"),
+        ("y\n1\n0\n", ["--y", "y", "--threshold", "nan"], "--threshold must be between 0 and 1"),
+        ("y\n1\n0\n", ["--y", "y", "--level", "95"], "--level must be between 0 and 1"),
+        ("y\n1\n0\n", ["--y", "y", "--level", "1"], "--level must be between 0 and 1"),
+        ("y\n1\n0\n", ["--y", "y", "--level", "nan"], "--level must be between 0 and 1"),
     ],
 )
 def test_bad_input_gives_one_line_and_status_2(
@@ -141,8 +180,50 @@ def test_bad_input_gives_one_line_and_status_2(
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert err.startswith("error: ")
+    assert capsys.readouterr().out == ""
 
     assert re.search(message, err)
+
+
+def test_large_weights_below_the_limit_give_finite_results_without_warnings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    big = 3.3e149  # total 9.9e149, just under the limit
+    data = write(tmp_path, f"w,y\n{big},1\n{big},0\n{big},1\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        status = main(["estimate", "--data", data, "--y", "y", "--weight", "w"])
+    assert status == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["estimate"] == pytest.approx(2 / 3)
+    assert row["se"] == pytest.approx(1 / 3)
+
+
+def test_zero_fpc_subprocess_prints_only_the_error_line(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "analysis",
+            "estimate",
+            "--data",
+            write(tmp_path, "c,f,y\n1,0,1\n2,0,0\n"),
+            "--y",
+            "y",
+            "--cluster",
+            "c",
+            "--fpc",
+            "f",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1
+    assert done.stderr.startswith("error: ")
+    assert "column 'f', line 2" in done.stderr
+    assert done.stdout == ""
 
 
 def test_missing_file_subprocess_status_2(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -52,11 +53,34 @@ def test_weights_from_population_size_or_fraction_agree() -> None:
         ({"weights": np.array([1, 1, np.nan, 1, 1, 1, 1])}, "missing values in weights"),
         ({"fpc2": np.array([5] * 7)}, "fpc2 needs cluster2"),
         ({"lonely_psu": "ignore"}, "lonely_psu"),
+        ({"weights": np.array([1, 1, 1, -2, 1, 1, 1])}, "negative weight at row 3"),
+        ({"weights": np.array([1, 1, np.inf, 1, 1, 1, 1])}, "non-finite weight at row 2"),
+        ({"weights": np.zeros(7)}, "weights must have a finite, positive total"),
+        ({"weights": np.full(7, 1e308)}, "weights must have a finite, positive total"),
+        ({"fpc": np.array([8, 8, 8, 0, 0, 0, 0])}, "fpc must be positive: 0.0 at row 3"),
+        ({"fpc": np.array([-8, -8, -8, 30, 30, 30, 30])}, "fpc must be positive: -8.0 at row 0"),
     ],
 )
 def test_bad_design_input_is_refused(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         small_design(**kwargs)
+
+
+def test_zero_fpc2_is_refused_without_numpy_warnings() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="fpc2 must be positive: 0.0 at row 0"):
+            SurveyDesign.from_arrays(
+                cluster=np.array([1, 1, 2, 2]),
+                cluster2=np.array([1, 2, 1, 2]),
+                fpc=np.full(4, 5.0),
+                fpc2=np.zeros(4),
+            )
+
+
+def test_zero_weights_are_allowed_when_some_are_positive() -> None:
+    design = small_design(weights=np.array([0.0, 1, 1, 1, 1, 1, 1]))
+    assert design.weights[0] == 0.0
 
 
 def test_census_stage_adds_no_variance_but_second_stage_does() -> None:

@@ -14,6 +14,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 from analysis.intervals import (
     CI_METHODS,
+    ProportionInterval,
     interval_and_p_value,
     interval_arrays,
     proportion_interval,
@@ -101,12 +102,21 @@ def test_no_data_and_no_df_are_flagged() -> None:
     assert set(small.flags) == {"df_below_8", "n_eff_below_30"}
 
 
-def test_pass_rule() -> None:
-    strong = proportion_interval(0.95, 0.01, 500, 30, level=0.90, threshold=0.85)
-    assert strong.passes
+def test_no_second_pass_rule_beside_recognition_rule() -> None:
+    # The only pass rule is RecognitionRule's (one-sided 1 − α lower bound ≥ threshold);
+    # an interval property deciding at another level would contradict it.
+    assert not hasattr(ProportionInterval, "passes")
+
+
+@pytest.mark.parametrize("method", CI_METHODS)
+def test_p_value_agrees_with_the_one_sided_lower_bound(method: str) -> None:
+    # p ≤ α exactly when the lower end of the two-sided 1 − 2α interval is ≥ threshold,
+    # the rule RecognitionRule applies with α = 0.05 (level 0.90).
+    strong = proportion_interval(0.95, 0.01, 500, 30, method=method, level=0.90, threshold=0.85)
+    assert strong.ci_low >= 0.85
     assert strong.p_value < 0.05
-    weak = proportion_interval(0.86, 0.02, 500, 30, level=0.90, threshold=0.85)
-    assert not weak.passes
+    weak = proportion_interval(0.86, 0.02, 500, 30, method=method, level=0.90, threshold=0.85)
+    assert weak.ci_low < 0.85
     assert weak.p_value > 0.05
 
 

@@ -168,27 +168,54 @@ def test_tokenless_post_is_refused(respondent, issue):
 
 def test_draft_survives_a_closed_browser(app, issue, make_respondent):
     code = issue("parent")
-    first = make_respondent()
-    first.open(code)
-    first.start()
-    page_one = screens(app, "parent")[0]
-    first.answer(1, {item.id: first_option(item) for item in page_one})
-    partial = {page_one[0].id: first_option(page_one[0])}
-    # A second screen half-answered, then the phone is switched off.
-    second_page = screens(app, "parent")[1]
-    first.answer(2, {second_page[0].id: first_option(second_page[0])})
+    phone = make_respondent()
+    phone.open(code)
+    phone.start()
+    page_one, second_page = screens(app, "parent")[:2]
+    phone.answer(1, {item.id: first_option(item) for item in page_one})
+    # A second screen half-answered, then the browser is closed: its cookie persists.
+    phone.answer(2, {second_page[0].id: first_option(second_page[0])})
+    cookie = phone.client.get_cookie("session")
+    assert cookie is not None
+    assert cookie.expires is not None  # a persistent cookie, not a browser-session one
 
-    later = make_respondent()  # a new browser: no cookie, same link
-    welcome = later.open(code)
-    assert "Continue" in welcome.text or "继续" in welcome.text
-    resumed = later.client.post("/start", data={"csrf_token": csrf_token(welcome.text)})
+    reopened = make_respondent()
+    reopened.client.set_cookie("session", cookie.value)
+    welcome = reopened.open(code)
+    assert "继续" in welcome.text
+    resumed = reopened.client.post("/start", data={"csrf_token": csrf_token(welcome.text)})
     assert resumed.status_code == 302, resumed.text
     assert resumed.location.endswith("/q/2")
-    screen = later.client.get("/q/2").text
+    screen = reopened.client.get("/q/2").text
     assert f'id="{second_page[0].id}-0" name="{second_page[0].id}" type="radio" value' in screen
-    assert "checked" in screen
-    assert partial  # page one's answers are in the draft too:
-    assert set(code_row(code).draft["answers"]) >= {item.id for item in page_one}
+    assert screen.count("checked") == 1
+    assert set(code_row(code).draft["answers"]) == {
+        *(item.id for item in page_one),
+        second_page[0].id,
+    }
+
+
+def test_another_device_may_continue_but_not_read_saved_answers(app, issue, make_respondent):
+    """A school that kept the slip must not see a respondent's answers."""
+    code = issue("parent")
+    owner = make_respondent()
+    owner.open(code)
+    owner.start()
+    page_one = screens(app, "parent")[0]
+    owner.answer(1, {item.id: "1" for item in page_one}, nav="next")
+
+    other = make_respondent()
+    welcome = other.open(code)
+    assert "另一台设备" in welcome.text  # told why nothing is shown
+    assert "checked" not in other.client.get("/q/1").text
+    review = other.client.get("/review").text
+    assert "不满意" not in review  # the saved choice (code 1) is not revealed
+    assert "此设备上不显示" in review
+    # It may still finish the questionnaire (as it could have before the respondent).
+    other.start()
+    for number, page in enumerate(screens(app, "parent")[1:], start=2):
+        assert other.answer(number, {i.id: first_option(i) for i in page}).status_code == 302
+    assert other.submit().location.endswith("/thanks")
 
 
 def test_missing_answers_are_flagged_but_kept(app, respondent, issue):
@@ -337,3 +364,80 @@ def test_question_page_without_a_code_goes_to_code_entry(client):
     reply = client.get("/q/1")
     assert reply.status_code == 302
     assert reply.location.endswith("/")
+
+
+def test_one_bad_field_does_not_discard_the_others(app, respondent, issue):
+    code = issue("parent")
+    respondent.open(code)
+    respondent.start()
+    page_one = screens(app, "parent")[0]
+    answers = {item.id: first_option(item) for item in page_one}
+    answers[page_one[0].id] = "99"  # not an option
+    result = respondent.answer(1, answers)
+    assert result.status_code == 422
+    assert 'id="error-summary"' in result.text
+    saved = code_row(code).draft["answers"]
+    assert set(saved) == {item.id for item in page_one[1:]}
+
+
+def test_long_comment_with_line_breaks_is_kept_not_refused(app, respondent, issue):
+    code = issue("parent")
+    respondent.open(code)
+    respondent.start()
+    pages = screens(app, "parent")
+    for number, page in enumerate(pages[:-1], start=1):
+        respondent.answer(number, {item.id: first_option(item) for item in page})
+    limit = questionnaire_for("parent").comment_max_length
+    comment = "\r\n".join(["学校很好"] * limit)  # far over the limit, with CRLF breaks
+    last = {item.id: first_option(item) for item in pages[-1]}
+    result = respondent.answer(len(pages), last, comment=comment)
+    assert result.status_code == 302
+    saved = code_row(code).draft["comment"]
+    assert len(saved) == limit
+    assert "\r" not in saved
+
+
+def test_autosave_rejects_a_body_that_is_not_an_object(respondent, issue):
+    respondent.open(issue("parent"))
+    page = respondent.start()
+    headers = {"X-CSRFToken": csrf_token(page.text)}
+    assert respondent.client.post("/draft", json=[1, 2], headers=headers).status_code == 400
+    bad = {"answers": ["q01"]}
+    assert respondent.client.post("/draft", json=bad, headers=headers).status_code == 400
+
+
+def test_a_late_second_submit_shows_the_thank_you_page(app, respondent, issue):
+    respondent.open(issue("parent"))
+    respondent.start()
+    answer_everything(app, respondent)
+    token = csrf_token(respondent.client.get("/review").text)
+    assert respondent.client.post("/submit", data={"csrf_token": token}).status_code == 302
+    again = respondent.client.post("/submit", data={"csrf_token": token})
+    assert again.status_code == 302
+    assert again.location.endswith("/thanks")
+    assert count(Response) == 1
+
+
+def test_nine_year_school_student_codes_need_a_reading_level(campaign):
+    from survey_app.issuing import issue_codes
+    from survey_app.models import School
+
+    school = db.session.scalars(select(School).filter_by(level="nine_year")).first()
+    with pytest.raises(ValueError, match="reading level"):
+        issue_codes(school, "student", 1)
+    issue_codes(school, "student", 1, reading_level="junior")
+
+
+def test_behind_a_proxy_each_respondent_has_their_own_limit(app):
+    from tests.conftest import make_app
+
+    proxied = make_app(app.config["SQLALCHEMY_DATABASE_URI"], PROXY_COUNT=1)
+    client = proxied.test_client()
+    token = csrf_token(client.get("/").text)
+
+    def attempt(address: str) -> int:
+        data = {"csrf_token": token, "code": "ZZZZZ-ZZZZZ-ZZZZZ"}
+        return client.post("/", data=data, headers={"X-Forwarded-For": address}).status_code
+
+    assert [attempt("10.0.0.1") for _ in range(11)][-1] == 429
+    assert attempt("10.0.0.2") == 404  # another phone behind the same proxy

@@ -69,10 +69,15 @@ def test_resume_after_the_page_is_closed(browser, live_server, live_app, new_cod
     page.locator("button[value=next]").click()
     # On the second screen: one answer tapped (saved by the page's script), then gone.
     page.locator("fieldset.question").first.locator("label.option").nth(2).click()
-    page.locator("#saved", has_text="\u2713").wait_for()
+    page.locator("#saved:not(:empty)").wait_for()
+    # The browser is closed; on reopening, the phone still has its persistent cookies.
+    kept = first.storage_state()
+    assert all(c["expires"] > 0 for c in kept["cookies"])  # not session-only cookies
     first.close()
 
-    again = browser.new_context(viewport={"width": 360, "height": 640}, locale="en-US")
+    again = browser.new_context(
+        viewport={"width": 360, "height": 640}, locale="en-US", storage_state=kept
+    )
     page = again.new_page()
     page.goto(f"{live_server}/r/{code}")
     assert "Continue where I stopped" in page.content()
@@ -84,6 +89,17 @@ def test_resume_after_the_page_is_closed(browser, live_server, live_app, new_cod
     checked = page.locator("input[type=radio]:checked").count()
     assert checked == page.locator("fieldset.question").count()
     again.close()
+
+    # Another phone with the same slip (say, the school's) continues but sees nothing.
+    other = browser.new_context(viewport={"width": 360, "height": 640}, locale="en-US")
+    page = other.new_page()
+    page.goto(f"{live_server}/r/{code}")
+    page.locator("button.primary").click()
+    page.wait_for_url("**/q/2")
+    assert page.locator("input[type=radio]:checked").count() == 0
+    page.goto(f"{live_server}/q/1")
+    assert page.locator("input[type=radio]:checked").count() == 0
+    other.close()
 
 
 def test_uyghur_page_renders_right_to_left(phone, live_server, new_code, tmp_path):

@@ -1,8 +1,8 @@
 """campaign frame codes responses
 
-Revision ID: 9434afb302d7
+Revision ID: cd0ac52ff68d
 Revises: 
-Create Date: 2026-11-24 11:55:33.650360
+Create Date: 2026-11-24 12:56:48.423107
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '9434afb302d7'
+revision = 'cd0ac52ff68d'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -92,7 +92,8 @@ def upgrade():
     sa.Column('reading_level', sa.String(length=8), nullable=True),
     sa.Column('status', sa.String(length=8), nullable=False),
     sa.Column('expires_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('draft', sa.JSON(), nullable=True),
+    sa.Column('draft', sa.JSON(none_as_null=True), nullable=True),
+    sa.Column('resume_digest', sa.LargeBinary(length=32), nullable=True),
     sa.CheckConstraint("reading_level IS NULL OR reading_level IN ('primary', 'junior')", name=op.f('ck_one_time_code_reading_level')),
     sa.CheckConstraint("respondent_group IN ('student', 'parent', 'teacher', 'principal', 'deputy', 'member', 'resident')", name=op.f('ck_one_time_code_respondent_group')),
     sa.CheckConstraint("status IN ('issued', 'used', 'void')", name=op.f('ck_one_time_code_status')),
