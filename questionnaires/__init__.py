@@ -2,7 +2,8 @@
 
 Pure: YAML files, a JSON Schema and a loader; no Flask, no database (see ruff.toml).
 
-- :func:`questionnaire_for` gives the questionnaire a respondent group answers;
+- :func:`questionnaire_for` gives the questionnaire a respondent group answers, and
+  :func:`published_for` its newest published version (what respondents are served);
 - :func:`load_all` / :func:`load_questionnaire` / :func:`load_version` load files;
 - :func:`check_all` lists every problem (what ``flask questionnaires check`` prints);
 - :func:`publish` freezes a version before it is answered (see ``published.py``).
@@ -17,6 +18,7 @@ from questionnaires.loader import (
     load_questionnaire,
     load_version,
     publish,
+    published_for,
     questionnaire_for,
 )
 from questionnaires.model import (
@@ -47,6 +49,7 @@ __all__ = [
     "load_questionnaire",
     "load_version",
     "publish",
+    "published_for",
     "questionnaire_for",
     "vocabulary",
 ]

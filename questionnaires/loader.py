@@ -308,6 +308,25 @@ def questionnaire_for(
     return matches[0]
 
 
+def published_for(
+    group: str, reading_level: str | None = None, directory: str | Path | None = None
+) -> Questionnaire:
+    """The newest *published* version of the questionnaire ``group`` answers.
+
+    What respondents are served: a working file whose version is not yet published
+    (its hash is not in the lock) is a draft for the designers, not for the field.
+    Raises LookupError when no version of it has been published.
+    """
+    current = questionnaire_for(group, reading_level, directory)
+    lock, _problems = publication.read_lock(_directory(directory))
+    versions = lock.get(current.key, {})
+    if versions.get(current.version) == current.content_hash:
+        return current
+    if not versions:
+        raise LookupError(f"questionnaire {current.key!r} has no published version")
+    return load_version(current.key, max(versions), directory)
+
+
 def publish(key: str, directory: str | Path | None = None) -> Path:
     """Freeze the working version of ``key``: copy it to ``published/`` and lock its hash.
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import CursorResult, select, update
 
-from questionnaires import Item, Questionnaire, questionnaire_for
+from questionnaires import Item, Questionnaire, load_version, published_for
 from survey_app.codes import code_digest, normalise_code
 from survey_app.extensions import db
 from survey_app.models import Answer, Campaign, OneTimeCode, Response
@@ -112,7 +112,14 @@ def may_see_answers(code: OneTimeCode, token: str | None) -> bool:
 
 
 def questionnaire_of(code: OneTimeCode) -> Questionnaire:
-    return questionnaire_for(code.respondent_group, code.reading_level)
+    """The version this code answers: pinned in the draft at the first save, so a new
+    version published mid-way does not change the questions (or the stored version)
+    under a respondent; until then the newest published version."""
+    pinned = (code.draft or {}).get("questionnaire")
+    if pinned:
+        key, version = pinned
+        return load_version(str(key), int(version))
+    return published_for(code.respondent_group, code.reading_level)
 
 
 def items_of(code: OneTimeCode) -> tuple[Item, ...]:
@@ -168,6 +175,9 @@ def save_draft(
 ) -> Draft:
     """Merge answers into the server-side draft so a dropped connection loses nothing."""
     data: dict[str, Any] = dict(code.draft or {})
+    if "questionnaire" not in data:
+        questionnaire = questionnaire_of(code)
+        data["questionnaire"] = [questionnaire.key, questionnaire.version]
     merged = dict(data.get("answers") or {})
     merged.update(answers)
     data["answers"] = merged

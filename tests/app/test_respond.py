@@ -441,3 +441,24 @@ def test_behind_a_proxy_each_respondent_has_their_own_limit(app):
 
     assert [attempt("10.0.0.1") for _ in range(11)][-1] == 429
     assert attempt("10.0.0.2") == 404  # another phone behind the same proxy
+
+
+def test_the_version_started_is_the_version_stored(app, respondent, issue, monkeypatch):
+    import dataclasses
+
+    from survey_app.respond import services
+
+    code = issue("parent")
+    respondent.open(code)
+    respondent.start()
+    started = questionnaire_for("parent")
+    assert code_row(code).draft["questionnaire"] == [started.key, started.version]
+    # A version 2 is published while the respondent is half-way through.
+    newer = dataclasses.replace(started, version=started.version + 1)
+    monkeypatch.setattr(services, "published_for", lambda *args: newer)
+    answer_everything(app, respondent)
+    respondent.submit()
+    assert db.session.scalars(select(Response)).one().questionnaire_version == started.version
+    # A new respondent gets the new version.
+    fresh = issue("parent")
+    assert services.questionnaire_of(code_row(fresh)).version == newer.version

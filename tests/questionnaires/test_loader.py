@@ -342,3 +342,17 @@ def test_the_package_never_imports_the_web_app() -> None:
         "assert not {'flask', 'sqlalchemy', 'survey_app'} & set(sys.modules)"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_an_unpublished_working_version_is_not_served(tmp_path):
+    from questionnaires import published_for
+
+    root = tmp_path / "q"
+    shutil.copytree(DEFAULT_DIRECTORY, root)
+    working = root / "public.yaml"
+    text = working.read_text("utf-8")
+    working.write_text(text.replace("version: 1", "version: 2", 1), "utf-8")
+    assert questionnaire_for("parent", directory=root).version == 2
+    served = published_for("parent", directory=root)
+    assert served.version == 1
+    assert served.content_hash == questionnaire_for("parent").content_hash
