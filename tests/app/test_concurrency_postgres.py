@@ -1,0 +1,166 @@
+"""Races on PostgreSQL, the production store, with real commits from parallel requests.
+
+Runs when ``TEST_DATABASE_URL`` is set (CI sets it); otherwise it is reported as
+skipped. It does not use the rolled-back ``app`` fixture: each request commits, so the
+test cleans up its own rows.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from flask import Flask
+from sqlalchemy import delete, func, select
+
+from survey_app.extensions import db
+from survey_app.issuing import issue_codes
+from survey_app.models import Answer, Campaign, OneTimeCode, Response, School, Stratum
+from tests.app.conftest import Respondent, csrf_token
+from tests.conftest import make_app, migrate_to_head
+
+URL = os.environ.get("TEST_DATABASE_URL", "")
+pytestmark = pytest.mark.skipif(
+    not URL.startswith("postgresql"), reason="TEST_DATABASE_URL is not PostgreSQL"
+)
+
+
+@pytest.fixture
+def live(tmp_path) -> Iterator[tuple[Flask, Callable[[], str]]]:
+    app = make_app(URL)
+    migrate_to_head(app)
+    with app.app_context():
+        now = datetime.now(UTC)
+        campaign = Campaign(
+            county_code="RACE01",
+            county_name="race",
+            stage="self",
+            status="open",
+            opens_at=now - timedelta(days=1),
+            closes_at=now + timedelta(days=1),
+            resident_population=1000,
+        )
+        db.session.add(campaign)
+        db.session.flush()
+        stratum = Stratum(
+            campaign_id=campaign.id, code="s", location="rural", school_level="primary"
+        )
+        db.session.add(stratum)
+        db.session.flush()
+        school = School(
+            campaign_id=campaign.id,
+            stratum_id=stratum.id,
+            code="race-school",
+            name="race",
+            level="primary",
+            location="rural",
+            enrolment=100,
+            teachers=8,
+        )
+        db.session.add(school)
+        db.session.commit()
+        campaign_id, school_id = campaign.id, school.id
+
+    def new_code() -> str:
+        with app.app_context():
+            (code,) = issue_codes(db.session.get(School, school_id), "parent", 1)
+            db.session.commit()
+            return code
+
+    yield app, new_code
+    with app.app_context():
+        for model in (Answer, Response, OneTimeCode, School, Stratum, Campaign):
+            column = model.id if model is Campaign else model.campaign_id
+            db.session.execute(delete(model).where(column == campaign_id))
+        db.session.commit()
+        db.engine.dispose()
+
+
+def run_together(calls: list[Callable[[], None]]) -> None:
+    start = threading.Barrier(len(calls))
+    errors: list[BaseException] = []
+
+    def runner(call: Callable[[], None]) -> None:
+        start.wait()
+        try:
+            call()
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=runner, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not errors, errors
+
+
+def started_respondent(app: Flask, code: str) -> tuple[Respondent, str]:
+    respondent = Respondent(app.test_client())
+    respondent.open(code)
+    page = respondent.start()
+    return respondent, csrf_token(page.text)
+
+
+def twin(app: Flask, respondent: Respondent) -> Respondent:
+    """A second tab of the same browser: same cookie."""
+    other = Respondent(app.test_client())
+    cookie = respondent.client.get_cookie("session")
+    assert cookie is not None
+    other.client.set_cookie("session", cookie.value)
+    return other
+
+
+def test_simultaneous_submits_store_one_response(live):
+    app, new_code = live
+    code = new_code()
+    respondent, _token = started_respondent(app, code)
+    from questionnaires import questionnaire_for
+
+    items = questionnaire_for("parent").items_for("parent")
+    per_page = app.config["ITEMS_PER_PAGE"]
+    for number, start in enumerate(range(0, len(items), per_page), start=1):
+        page = items[start : start + per_page]
+        respondent.answer(number, {i.id: str(i.all_options()[0].code) for i in page})
+    token = csrf_token(respondent.client.get("/review").text)
+    tabs = [respondent, twin(app, respondent)]
+    replies: list[tuple[int, str]] = []
+    run_together([(lambda tab=tab: replies.append(_post_submit(tab, token))) for tab in tabs])
+    assert sorted(replies) == [(302, "/thanks"), (302, "/thanks")]
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Response)) == 1
+
+
+def _post_submit(tab: Respondent, token: str) -> tuple[int, str]:
+    reply = tab.client.post("/submit", data={"csrf_token": token})
+    return reply.status_code, reply.location or ""
+
+
+def test_parallel_saves_of_one_draft_lose_nothing(live):
+    """A page save and per-tap autosaves of the same draft, all at once: each merges
+    into what the others wrote (the row lock), none overwrites another's answers."""
+    app, new_code = live
+    code = new_code()
+    respondent, token = started_respondent(app, code)
+    from questionnaires import questionnaire_for
+
+    items = questionnaire_for("parent").items_for("parent")[:6]
+    tabs = [respondent] + [twin(app, respondent) for _ in items[1:]]
+
+    def autosave(tab: Respondent, item) -> Callable[[], None]:
+        body = {"answers": {item.id: str(item.all_options()[0].code)}}
+        return lambda: _expect_ok(
+            tab.client.post("/draft", json=body, headers={"X-CSRFToken": token})
+        )
+
+    run_together([autosave(tab, item) for tab, item in zip(tabs, items, strict=True)])
+    with app.app_context():
+        row = db.session.scalars(select(OneTimeCode).order_by(OneTimeCode.id.desc())).first()
+        assert set(row.draft["answers"]) == {item.id for item in items}
+
+
+def _expect_ok(reply) -> None:
+    assert reply.status_code == 200, reply.status_code
