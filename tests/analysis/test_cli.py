@@ -18,6 +18,12 @@ APISTRAT = str(REFERENCE_DIR / "apistrat.csv")
 STRAT_ARGS = ["--strata", "stype", "--fpc", "fpc", "--weight", "pw"]
 
 
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m analysis estimate ARGS`` in a new process."""
+    command = [sys.executable, "-m", "analysis", "estimate", *args]
+    return subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+
+
 def test_subprocess_prints_json_matching_r() -> None:
     reference = json.loads((REFERENCE_DIR / "survey_reference.json").read_text("utf-8"))
     r_mean = next(
@@ -34,26 +40,10 @@ def test_subprocess_prints_json_matching_r() -> None:
         and c["method"] == "logit"
         and c["level"] == 0.95
     )
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "analysis",
-            "estimate",
-            "--data",
-            APISTRAT,
-            "--y",
-            "sch_wide_yes",
-            *STRAT_ARGS,
-            "--ci",
-            "logit",
-            "--by",
-            "stype",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
+    done = run_cli(
+        "--data", APISTRAT, "--y", "sch_wide_yes", *STRAT_ARGS, "--ci", "logit", "--by", "stype"
     )
+    assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)
     assert [r["domain"] for r in rows] == [None, "E", "H", "M"]
     overall = rows[0]
@@ -200,24 +190,15 @@ def test_large_weights_below_the_limit_give_finite_results_without_warnings(
 
 
 def test_zero_fpc_subprocess_prints_only_the_error_line(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "analysis",
-            "estimate",
-            "--data",
-            write(tmp_path, "c,f,y\n1,0,1\n2,0,0\n"),
-            "--y",
-            "y",
-            "--cluster",
-            "c",
-            "--fpc",
-            "f",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
+    done = run_cli(
+        "--data",
+        write(tmp_path, "c,f,y\n1,0,1\n2,0,0\n"),
+        "--y",
+        "y",
+        "--cluster",
+        "c",
+        "--fpc",
+        "f",
     )
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1
@@ -227,21 +208,7 @@ def test_zero_fpc_subprocess_prints_only_the_error_line(tmp_path: Path) -> None:
 
 
 def test_missing_file_subprocess_status_2(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "analysis",
-            "estimate",
-            "--data",
-            str(tmp_path / "none.csv"),
-            "--y",
-            "y",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = run_cli("--data", str(tmp_path / "none.csv"), "--y", "y")
     assert done.returncode == 2
     assert "cannot read" in done.stderr
     assert done.stdout == ""
