@@ -84,6 +84,14 @@ def _sees_answers(code: OneTimeCode) -> bool:
     return services.may_see_answers(code, session.get(SESSION_RESUME))
 
 
+def _comment_to_save(code: OneTimeCode, sent: object) -> str | None:
+    """The comment to store, or None to keep the saved one: a visitor (who was shown
+    an empty box, see ``may_see_answers``) must not erase a comment saved earlier."""
+    if not isinstance(sent, str) or (not sent.strip() and not _sees_answers(code)):
+        return None
+    return sent
+
+
 @bp.route("/", methods=["GET", "POST"])
 @limiter.limit(_code_entry_limit, methods=["POST"], deduct_when=_refused_attempt)
 def enter_code() -> ResponseReturnValue:
@@ -119,12 +127,11 @@ def _begin(code: OneTimeCode) -> ResponseReturnValue:
 
 @bp.route("/start", methods=["GET", "POST"])
 def welcome() -> ResponseReturnValue:
-    code = _session_code()
+    code = _session_code(for_update=request.method == "POST")
     questionnaire = services.questionnaire_of(code)
     form = ConfirmForm()
     draft = services.Draft.of(code)
     if form.validate_on_submit():
-        code = _session_code(for_update=True)
         services.save_draft(code, {}, _now(), language=_language())
         db.session.commit()
         pages = services.paginate(services.items_of(code), current_app.config["ITEMS_PER_PAGE"])
@@ -163,9 +170,7 @@ def answer_page(number: int) -> ResponseReturnValue:
         # CSRF is checked by CSRFProtect before this view. Every well-formed answer is
         # saved, whatever else is wrong with the page: nothing the respondent chose is lost.
         answers = services.clean_answers(page_items, request.form.to_dict())
-        comment = request.form.get(services.COMMENT_FIELD) if last else None
-        if comment is not None and not comment.strip() and not sees_answers:
-            comment = None  # a visitor's empty box must not erase a comment saved earlier
+        comment = _comment_to_save(code, request.form.get(services.COMMENT_FIELD)) if last else None
         draft = services.save_draft(code, answers, _now(), language=language, comment=comment)
         db.session.commit()
         if request.form.get("nav") == "back":
@@ -274,9 +279,7 @@ def autosave() -> ResponseReturnValue:
     answers_in: dict[str, object] = payload["answers"]
     raw = {str(k): str(v) for k, v in answers_in.items()}
     answers = services.clean_answers(services.items_of(code), raw)
-    comment = payload.get("comment")
-    if not isinstance(comment, str) or (not comment.strip() and not _sees_answers(code)):
-        comment = None
+    comment = _comment_to_save(code, payload.get("comment"))
     services.save_draft(
         code,
         answers,

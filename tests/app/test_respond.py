@@ -462,3 +462,19 @@ def test_the_version_started_is_the_version_stored(app, respondent, issue, monke
     # A new respondent gets the new version.
     fresh = issue("parent")
     assert services.questionnaire_of(code_row(fresh)).version == newer.version
+
+
+def test_a_visitor_cannot_erase_the_saved_comment(app, issue, make_respondent):
+    code = issue("parent")
+    owner = make_respondent()
+    owner.open(code)
+    owner.start()
+    pages = screens(app, "parent")
+    last = {item.id: first_option(item) for item in pages[-1]}
+    owner.answer(len(pages), last, comment="老师很负责")
+    visitor = make_respondent()
+    visitor.open(code)
+    visitor.answer(len(pages), last, comment="")  # the visitor saw an empty box
+    assert code_row(code).draft["comment"] == "老师很负责"
+    owner.answer(len(pages), last, comment="")  # the owner saw it and cleared it
+    assert code_row(code).draft["comment"] == ""
