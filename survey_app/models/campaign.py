@@ -51,6 +51,7 @@ class Stratum(Base):
     __tablename__ = "stratum"
     __table_args__ = (
         UniqueConstraint("campaign_id", "code"),
+        UniqueConstraint("id", "campaign_id", name="uq_stratum_id_campaign"),
         CheckConstraint(sql_in("location", LOCATIONS), name="location"),
         CheckConstraint(sql_in("school_level", SCHOOL_LEVELS), name="school_level"),
     )

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from survey_app.models.base import Base
@@ -19,6 +26,15 @@ class School(Base):
         CheckConstraint(sql_in("level", SCHOOL_LEVELS), name="level"),
         CheckConstraint(sql_in("location", LOCATIONS), name="location"),
         CheckConstraint("enrolment >= 0 AND teachers >= 0", name="counts"),
+        # Targets for composite keys elsewhere: a row that names a school and its
+        # stratum or campaign must name the school's own (PSUs nest in strata).
+        UniqueConstraint("id", "stratum_id", name="uq_school_id_stratum"),
+        UniqueConstraint("id", "campaign_id", name="uq_school_id_campaign"),
+        ForeignKeyConstraint(
+            ["stratum_id", "campaign_id"],
+            ["stratum.id", "stratum.campaign_id"],
+            name="fk_school_stratum_same_campaign",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -31,4 +47,4 @@ class School(Base):
     enrolment: Mapped[int] = mapped_column(Integer)
     teachers: Mapped[int] = mapped_column(Integer)
 
-    stratum: Mapped[Stratum] = relationship()
+    stratum: Mapped[Stratum] = relationship(foreign_keys=[stratum_id])

@@ -42,12 +42,14 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
     SmallInteger,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -67,6 +69,11 @@ class OneTimeCode(Base):
             "reading_level IS NULL OR " + sql_in("reading_level", READING_LEVELS),
             name="reading_level",
         ),
+        ForeignKeyConstraint(
+            ["school_id", "campaign_id"],
+            ["school.id", "school.campaign_id"],
+            name="fk_one_time_code_school_same_campaign",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -85,7 +92,7 @@ class OneTimeCode(Base):
     # can finish the questionnaire, as it could anyway, but cannot read the answers).
     resume_digest: Mapped[bytes | None] = mapped_column(LargeBinary(32))
 
-    school: Mapped[School] = relationship()
+    school: Mapped[School] = relationship(foreign_keys=[school_id])
 
 
 class Response(Base):
@@ -96,6 +103,18 @@ class Response(Base):
         CheckConstraint(sql_in("respondent_group", RESPONDENT_GROUPS), name="respondent_group"),
         CheckConstraint("questionnaire_version >= 1", name="questionnaire_version"),
         Index("ix_response_campaign_group", "campaign_id", "respondent_group"),
+        UniqueConstraint("id", "campaign_id", name="uq_response_id_campaign"),
+        # The sampling cell is the school's own: its stratum and its campaign.
+        ForeignKeyConstraint(
+            ["school_id", "stratum_id"],
+            ["school.id", "school.stratum_id"],
+            name="fk_response_school_own_stratum",
+        ),
+        ForeignKeyConstraint(
+            ["school_id", "campaign_id"],
+            ["school.id", "school.campaign_id"],
+            name="fk_response_school_same_campaign",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -112,7 +131,7 @@ class Response(Base):
     comment: Mapped[str | None] = mapped_column(Text)
 
     answers: Mapped[list[Answer]] = relationship(
-        back_populates="response", cascade="all, delete-orphan"
+        back_populates="response", cascade="all, delete-orphan", foreign_keys="Answer.response_id"
     )
 
 
@@ -122,6 +141,12 @@ class Answer(Base):
     __tablename__ = "answer"
     __table_args__ = (
         CheckConstraint("value >= 0", name="value"),
+        ForeignKeyConstraint(
+            ["response_id", "campaign_id"],
+            ["response.id", "response.campaign_id"],
+            name="fk_answer_response_same_campaign",
+            ondelete="CASCADE",
+        ),
         # Leading campaign_id: analysis reads a whole campaign with one index range scan.
         Index("ix_answer_campaign_item", "campaign_id", "item_id"),
     )
@@ -133,4 +158,4 @@ class Answer(Base):
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
     value: Mapped[int] = mapped_column(SmallInteger)
 
-    response: Mapped[Response] = relationship(back_populates="answers")
+    response: Mapped[Response] = relationship(back_populates="answers", foreign_keys=[response_id])

@@ -1,8 +1,8 @@
 """campaign frame codes responses
 
-Revision ID: cd0ac52ff68d
+Revision ID: 6e9c3141f050
 Revises: 
-Create Date: 2026-11-24 12:56:48.423107
+Create Date: 2026-11-24 13:08:26.232395
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'cd0ac52ff68d'
+revision = '6e9c3141f050'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -56,7 +56,8 @@ def upgrade():
     sa.CheckConstraint("school_level IN ('primary', 'junior', 'nine_year', 'teaching_point')", name=op.f('ck_stratum_school_level')),
     sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], name=op.f('fk_stratum_campaign_id_campaign')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_stratum')),
-    sa.UniqueConstraint('campaign_id', 'code', name=op.f('uq_stratum_campaign_id_code'))
+    sa.UniqueConstraint('campaign_id', 'code', name=op.f('uq_stratum_campaign_id_code')),
+    sa.UniqueConstraint('id', 'campaign_id', name='uq_stratum_id_campaign')
     )
     with op.batch_alter_table('stratum', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_stratum_campaign_id'), ['campaign_id'], unique=False)
@@ -75,9 +76,12 @@ def upgrade():
     sa.CheckConstraint("location IN ('urban', 'town', 'rural')", name=op.f('ck_school_location')),
     sa.CheckConstraint('enrolment >= 0 AND teachers >= 0', name=op.f('ck_school_counts')),
     sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], name=op.f('fk_school_campaign_id_campaign')),
+    sa.ForeignKeyConstraint(['stratum_id', 'campaign_id'], ['stratum.id', 'stratum.campaign_id'], name='fk_school_stratum_same_campaign'),
     sa.ForeignKeyConstraint(['stratum_id'], ['stratum.id'], name=op.f('fk_school_stratum_id_stratum')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_school')),
-    sa.UniqueConstraint('campaign_id', 'code', name=op.f('uq_school_campaign_id_code'))
+    sa.UniqueConstraint('campaign_id', 'code', name=op.f('uq_school_campaign_id_code')),
+    sa.UniqueConstraint('id', 'campaign_id', name='uq_school_id_campaign'),
+    sa.UniqueConstraint('id', 'stratum_id', name='uq_school_id_stratum')
     )
     with op.batch_alter_table('school', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_school_campaign_id'), ['campaign_id'], unique=False)
@@ -98,6 +102,7 @@ def upgrade():
     sa.CheckConstraint("respondent_group IN ('student', 'parent', 'teacher', 'principal', 'deputy', 'member', 'resident')", name=op.f('ck_one_time_code_respondent_group')),
     sa.CheckConstraint("status IN ('issued', 'used', 'void')", name=op.f('ck_one_time_code_status')),
     sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], name=op.f('fk_one_time_code_campaign_id_campaign')),
+    sa.ForeignKeyConstraint(['school_id', 'campaign_id'], ['school.id', 'school.campaign_id'], name='fk_one_time_code_school_same_campaign'),
     sa.ForeignKeyConstraint(['school_id'], ['school.id'], name=op.f('fk_one_time_code_school_id_school')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_one_time_code')),
     sa.UniqueConstraint('digest', name=op.f('uq_one_time_code_digest'))
@@ -122,9 +127,12 @@ def upgrade():
     sa.CheckConstraint("respondent_group IN ('student', 'parent', 'teacher', 'principal', 'deputy', 'member', 'resident')", name=op.f('ck_response_respondent_group')),
     sa.CheckConstraint('questionnaire_version >= 1', name=op.f('ck_response_questionnaire_version')),
     sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], name=op.f('fk_response_campaign_id_campaign')),
+    sa.ForeignKeyConstraint(['school_id', 'campaign_id'], ['school.id', 'school.campaign_id'], name='fk_response_school_same_campaign'),
+    sa.ForeignKeyConstraint(['school_id', 'stratum_id'], ['school.id', 'school.stratum_id'], name='fk_response_school_own_stratum'),
     sa.ForeignKeyConstraint(['school_id'], ['school.id'], name=op.f('fk_response_school_id_school')),
     sa.ForeignKeyConstraint(['stratum_id'], ['stratum.id'], name=op.f('fk_response_stratum_id_stratum')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_response'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_response')),
+    sa.UniqueConstraint('id', 'campaign_id', name='uq_response_id_campaign')
     )
     with op.batch_alter_table('response', schema=None) as batch_op:
         batch_op.create_index('ix_response_campaign_group', ['campaign_id', 'respondent_group'], unique=False)
@@ -137,6 +145,7 @@ def upgrade():
     sa.Column('value', sa.SmallInteger(), nullable=False),
     sa.CheckConstraint('value >= 0', name=op.f('ck_answer_value')),
     sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], name=op.f('fk_answer_campaign_id_campaign')),
+    sa.ForeignKeyConstraint(['response_id', 'campaign_id'], ['response.id', 'response.campaign_id'], name='fk_answer_response_same_campaign', ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['response_id'], ['response.id'], name=op.f('fk_answer_response_id_response'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('response_id', 'item_id', name=op.f('pk_answer'))
     )
