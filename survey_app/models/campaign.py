@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from survey_app.models.base import Base
+from survey_app.models.base import Base, as_utc
 from survey_app.vocabulary import (
     CAMPAIGN_STATUSES,
     LOCATIONS,
@@ -42,7 +42,7 @@ class Campaign(Base):
 
     def is_collecting(self, now: datetime) -> bool:
         """True while respondents may answer: open status and inside the window."""
-        return self.status == "open" and _aware(self.opens_at) <= now < _aware(self.closes_at)
+        return self.status == "open" and as_utc(self.opens_at) <= now < as_utc(self.closes_at)
 
 
 class Stratum(Base):
@@ -81,8 +81,3 @@ class GroupPopulation(Base):
     population: Mapped[int] = mapped_column(Integer)
 
     campaign: Mapped[Campaign] = relationship(back_populates="group_populations")
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite returns naive datetimes; every stored time is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -9,7 +9,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import CursorResult, select, update
@@ -18,6 +18,7 @@ from questionnaires import Item, Questionnaire, load_version, published_for
 from survey_app.codes import code_digest, normalise_code
 from survey_app.extensions import db
 from survey_app.models import Answer, Campaign, OneTimeCode, Response
+from survey_app.models.base import as_utc
 
 COMMENT_FIELD = "comment"
 
@@ -38,12 +39,6 @@ class IncompleteResponse(Exception):
         self.missing = missing
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is None or moment.tzinfo:
-        return moment
-    return moment.replace(tzinfo=UTC)
-
-
 def find_code(typed: str) -> OneTimeCode:
     """The issued code for what was typed or scanned, or :class:`CodeRefused` ('unknown')."""
     canonical = normalise_code(typed)
@@ -61,8 +56,7 @@ def check_usable(code: OneTimeCode, now: datetime) -> None:
     """Raise :class:`CodeRefused` unless ``code`` may still be answered at ``now``."""
     if code.status == "used":
         raise CodeRefused("used")
-    expires_at = _aware(code.expires_at)
-    if expires_at is not None and now >= expires_at:
+    if code.expires_at is not None and now >= as_utc(code.expires_at):
         raise CodeRefused("expired")
     campaign = db.session.get(Campaign, code.campaign_id)
     if campaign is None or not campaign.is_collecting(now):
@@ -174,10 +168,9 @@ def save_draft(
     comment: str | None = None,
 ) -> Draft:
     """Merge answers into the server-side draft so a dropped connection loses nothing."""
+    questionnaire = questionnaire_of(code)
     data: dict[str, Any] = dict(code.draft or {})
-    if "questionnaire" not in data:
-        questionnaire = questionnaire_of(code)
-        data["questionnaire"] = [questionnaire.key, questionnaire.version]
+    data.setdefault("questionnaire", [questionnaire.key, questionnaire.version])
     merged = dict(data.get("answers") or {})
     merged.update(answers)
     data["answers"] = merged
@@ -187,7 +180,7 @@ def save_draft(
     if comment is not None:
         # Browsers count a line break as one character but send two (CRLF).
         text = comment.replace("\r\n", "\n").strip()
-        data["comment"] = text[: questionnaire_of(code).comment_max_length]
+        data["comment"] = text[: questionnaire.comment_max_length]
     code.draft = data  # reassign: JSON columns do not track in-place changes
     db.session.flush()
     return Draft.of(code)

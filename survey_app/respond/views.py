@@ -23,7 +23,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_wtf import FlaskForm
 
-from questionnaires import Item
+from questionnaires import Item, Questionnaire
 from survey_app.extensions import db, limiter
 from survey_app.models import OneTimeCode
 from survey_app.respond import services
@@ -84,6 +84,13 @@ def _sees_answers(code: OneTimeCode) -> bool:
     return services.may_see_answers(code, session.get(SESSION_RESUME))
 
 
+def _screens(code: OneTimeCode) -> tuple[Questionnaire, tuple[Item, ...], list[tuple[Item, ...]]]:
+    """The code's questionnaire, the items its group sees, and those items by screen."""
+    questionnaire = services.questionnaire_of(code)
+    items = questionnaire.items_for(code.respondent_group)
+    return questionnaire, items, services.paginate(items, current_app.config["ITEMS_PER_PAGE"])
+
+
 def _comment_to_save(code: OneTimeCode, sent: object) -> str | None:
     """The comment to store, or None to keep the saved one: a visitor (who was shown
     an empty box, see ``may_see_answers``) must not erase a comment saved earlier."""
@@ -128,13 +135,12 @@ def _begin(code: OneTimeCode) -> ResponseReturnValue:
 @bp.route("/start", methods=["GET", "POST"])
 def welcome() -> ResponseReturnValue:
     code = _session_code(for_update=request.method == "POST")
-    questionnaire = services.questionnaire_of(code)
+    questionnaire, items, pages = _screens(code)
     form = ConfirmForm()
     draft = services.Draft.of(code)
     if form.validate_on_submit():
         services.save_draft(code, {}, _now(), language=_language())
         db.session.commit()
-        pages = services.paginate(services.items_of(code), current_app.config["ITEMS_PER_PAGE"])
         first_open = services.first_open_page(pages, draft)
         return redirect(url_for("respond.answer_page", number=first_open))
     return render_template(
@@ -143,15 +149,14 @@ def welcome() -> ResponseReturnValue:
         questionnaire=questionnaire,
         resuming=bool(draft.answers),
         answers_hidden=bool(draft.answers) and not _sees_answers(code),
-        n_items=len(services.items_of(code)),
+        n_items=len(items),
     )
 
 
 @bp.route("/q/<int:number>", methods=["GET", "POST"])
 def answer_page(number: int) -> ResponseReturnValue:
     code = _session_code(for_update=request.method == "POST")
-    questionnaire = services.questionnaire_of(code)
-    pages = services.paginate(services.items_of(code), current_app.config["ITEMS_PER_PAGE"])
+    questionnaire, _items, pages = _screens(code)
     if not 1 <= number <= len(pages):
         abort(404)
     page_items = pages[number - 1]
@@ -221,9 +226,7 @@ def _render_page(
 @bp.route("/review")
 def review() -> ResponseReturnValue:
     code = _session_code()
-    questionnaire = services.questionnaire_of(code)
-    items = services.items_of(code)
-    pages = services.paginate(items, current_app.config["ITEMS_PER_PAGE"])
+    questionnaire, items, pages = _screens(code)
     draft = services.Draft.of(code)
     page_of = {item.id: n for n, page in enumerate(pages, start=1) for item in page}
     return render_template(

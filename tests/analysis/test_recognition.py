@@ -50,16 +50,7 @@ def _design() -> SurveyDesign:
 
 @pytest.fixture(scope="module")
 def report():
-    return evaluate_recognition(
-        _design(),
-        DATA["group"].to_numpy(),
-        DATA[ITEMS].to_numpy(),
-        AREAS,
-        items=ITEMS,
-        policy_weights=POLICY,
-        separately_drawn=[DEPUTY],
-        rule=R_RULE,
-    )
+    return _evaluate(R_RULE)
 
 
 def _close(ours: RateEstimate, ref: dict, interval: str = "beta90") -> None:
