@@ -17,12 +17,14 @@ def answer_current_screen(page, choice: int = 0) -> int:
 
 def answer_to_review(page, choice: int = 0, on_each_screen=None) -> int:
     """From the first question screen, answer every screen until the review page."""
+    page.wait_for_url("**/q/1")
     answered = 0
     while "/review" not in page.url:
         if on_each_screen:
             on_each_screen(page)
         answered += answer_current_screen(page, choice)
-        page.locator("button[value=next]").click()
+        with page.expect_navigation():  # the next screen is loaded before it is read
+            page.locator("button[value=next]").click()
     return answered
 
 
@@ -67,6 +69,8 @@ def test_resume_after_the_page_is_closed(browser, live_server, live_app, new_cod
     page.locator("button.primary").click()
     answer_current_screen(page, choice=1)
     page.locator("button[value=next]").click()
+    page.wait_for_url("**/q/2")
+    page.wait_for_load_state("load")  # the deferred script saves each tap from here
     # On the second screen: one answer tapped (saved by the page's script), then gone.
     page.locator("fieldset.question").first.locator("label.option").nth(2).click()
     page.locator("#saved:not(:empty)").wait_for()
@@ -217,9 +221,11 @@ def test_next_question_comes_up_after_a_choice(phone, live_server, new_code):
     page = phone.new_page()
     page.goto(f"{live_server}/r/{new_code('parent')}")
     page.locator("button.primary").click()
+    page.wait_for_url("**/q/1")
+    page.wait_for_load_state("load")  # the deferred script listens for choices from here
     questions = page.locator("fieldset.question")
     questions.nth(0).locator("label.option").nth(1).click()
-    for _poll in range(40):  # the page's CSP forbids eval, so poll from here
+    for _poll in range(100):  # the page's CSP forbids eval, so poll from here
         if questions.nth(1).bounding_box()["y"] < 120:
             break
         page.wait_for_timeout(50)
