@@ -1,9 +1,12 @@
 """Production server settings: ``gunicorn -c gunicorn.conf.py wsgi:app``."""
 
+import os
+from typing import Any
+
 from survey_app.log_redaction import RedactCodes
 
 bind = "127.0.0.1:8000"
-workers = 4
+workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
 accesslog = "-"
 # gunicorn's access log records the client address and the path: mask /r/<code>.
 logconfig_dict = {
@@ -26,3 +29,17 @@ logconfig_dict = {
         "gunicorn.access": {"level": "INFO", "handlers": ["access"], "propagate": False},
     },
 }
+
+
+PER_PROCESS_STORES = ("memory://",)
+
+
+def on_starting(server: Any) -> None:
+    """Refuse several workers on a per-process rate-limit store: each worker would count
+    on its own, so the code-entry limits would allow workers × the configured rate."""
+    store = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    if server.cfg.workers > 1 and store.startswith(PER_PROCESS_STORES):
+        raise SystemExit(
+            f"gunicorn: {server.cfg.workers} workers need a shared rate-limit store: "
+            "set RATELIMIT_STORAGE_URI=redis://HOST:6379 (or run one worker)"
+        )

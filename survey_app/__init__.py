@@ -24,6 +24,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_mapping(load_config(app.instance_path, config))
     check_config(app.config)
 
+    from survey_app.untrusted import BoundedJSONProvider
+
+    app.json = BoundedJSONProvider(app)
+
     from survey_app import cli, errors, i18n, log_redaction, security
     from survey_app.database import configure_engine
     from survey_app.extensions import csrf, db, limiter, migrate

@@ -32,6 +32,8 @@ def format_code(raw: str) -> str:
 
 def normalise_code(typed: str) -> str | None:
     """The canonical form of what someone typed, or None if it cannot be a code."""
+    if len(typed) > 4 * CODE_LENGTH:  # spaces and dashes aside, far too long to be one
+        return None
     cleaned = "".join(ch for ch in typed.upper() if ch.isalnum()).translate(_LOOKALIKES)
     if len(cleaned) != CODE_LENGTH or any(ch not in ALPHABET for ch in cleaned):
         return None

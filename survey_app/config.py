@@ -48,14 +48,25 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         "SQLALCHEMY_DATABASE_URI": os.environ.get(
             "DATABASE_URL", "sqlite:///" + os.path.join(instance_path, "survey.sqlite3")
         ),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # hide_parameters: a failed statement's error (and so any log line) must not carry
+        # the values it wrote, which are respondents' answers and comments.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
+        # The largest body a respondent's page sends is a few KB (a screen of answers and
+        # a comment of a few hundred characters); anything far larger is refused (413)
+        # before it is read, instead of being read whole and cut.
+        "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_CONTENT_LENGTH", str(64 * 1024))),
+        "MAX_FORM_MEMORY_SIZE": 64 * 1024,
+        "MAX_FORM_PARTS": 300,
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
-        # Failed code look-ups per client address. Codes carry 75 random bits, so this is
-        # defence in depth; generous because a school's Wi-Fi or a carrier's NAT puts
-        # many respondents behind one address.
+        # Keeps this installation's counters apart from others' in a shared Redis.
+        "RATELIMIT_KEY_PREFIX": os.environ.get("RATELIMIT_KEY_PREFIX", "survey"),
+        # Code look-ups per client address (see survey_app/respond/code_entry_limits.py):
+        # wrong codes (past it, wrong codes get 429 but valid codes still open), and all
+        # look-ups (a flood: refused outright; far above a school's rush on one Wi-Fi).
         "CODE_ENTRY_LIMIT": os.environ.get("CODE_ENTRY_LIMIT", "30 per minute;300 per hour"),
+        "CODE_FLOOD_LIMIT": os.environ.get("CODE_FLOOD_LIMIT", "3000 per minute"),
         # Reverse proxies in front of the app (nginx: 1); their X-Forwarded-For is trusted.
         "PROXY_COUNT": int(os.environ.get("PROXY_COUNT", "0")),
         "BABEL_DEFAULT_LOCALE": "zh_Hans",

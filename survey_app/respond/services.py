@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,6 +20,7 @@ from survey_app.codes import code_digest, normalise_code
 from survey_app.extensions import db
 from survey_app.models import Answer, Campaign, OneTimeCode, Response
 from survey_app.models.base import as_utc
+from survey_app.untrusted import clean_text
 
 COMMENT_FIELD = "comment"
 
@@ -116,10 +118,6 @@ def questionnaire_of(code: OneTimeCode) -> Questionnaire:
     return published_for(code.respondent_group, code.reading_level)
 
 
-def items_of(code: OneTimeCode) -> tuple[Item, ...]:
-    return tuple(questionnaire_of(code).items_for(code.respondent_group))
-
-
 def paginate(items: tuple[Item, ...], per_page: int) -> list[tuple[Item, ...]]:
     """Split items into screens of ``per_page``; the open comment goes on the last one."""
     return [items[i : i + per_page] for i in range(0, len(items), per_page)] or [()]
@@ -146,17 +144,49 @@ def allowed_values(item: Item) -> frozenset[int]:
     return frozenset(option.code for option in item.all_options())
 
 
-def clean_answers(items: tuple[Item, ...], raw: dict[str, str]) -> dict[str, int]:
-    """Keep only well-formed answers to the given items; anything else is ignored."""
+def clean_answers(items: tuple[Item, ...], sent: Mapping[str, object]) -> dict[str, int]:
+    """The well-formed answers among ``sent`` (field name → value): the one check of
+    answers at the boundary, for page forms and the JSON autosave alike.
+
+    An answer is an option code of that item, written as the page writes it: ASCII
+    digits, or a JSON integer. Anything else (``"²"``, ``"--4"``, ``"٣"``, a 5,000-digit
+    number, a list) is dropped without a word, and the other answers are kept: a
+    browser never sends such values from our radio buttons, so they are not a
+    respondent's choice, and nothing a respondent did choose may be lost because of
+    them. Arabic-Indic digits are refused on purpose: ``int()`` reads them, but no
+    page of ours writes them, so accepting them would only widen what a tool can send.
+    """
     cleaned: dict[str, int] = {}
     for item in items:
-        value = raw.get(item.id)
-        if value is None or not str(value).strip().lstrip("-").isdigit():
-            continue
-        number = int(value)
-        if number in allowed_values(item):
+        number = _option_code(sent.get(item.id))
+        if number is not None and number in allowed_values(item):
             cleaned[item.id] = number
     return cleaned
+
+
+def _option_code(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if 0 < len(text) <= 3 and text.isascii() and text.isdigit():
+            return int(text)
+    return None
+
+
+def clean_comment(sent: object, max_length: int) -> str | None:
+    """The comment as it is stored, or None when ``sent`` is not text at all.
+
+    Line breaks are normalised (browsers count CRLF as one character but send two),
+    characters no database or page can hold are dropped (:func:`clean_text`), and the
+    text is cut to ``max_length``: the box does not let a person type more.
+    """
+    if not isinstance(sent, str):
+        return None
+    text = clean_text(sent.replace("\r\n", "\n")).strip()
+    return text[:max_length].rstrip()
 
 
 def save_draft(
@@ -178,9 +208,7 @@ def save_draft(
     if language:
         data["lang"] = language
     if comment is not None:
-        # Browsers count a line break as one character but send two (CRLF).
-        text = comment.replace("\r\n", "\n").strip()
-        data["comment"] = text[: questionnaire.comment_max_length]
+        data["comment"] = clean_comment(comment, questionnaire.comment_max_length)
     code.draft = data  # reassign: JSON columns do not track in-place changes
     db.session.flush()
     return Draft.of(code)

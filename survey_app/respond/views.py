@@ -27,6 +27,7 @@ from questionnaires import Item, Questionnaire
 from survey_app.extensions import db, limiter
 from survey_app.models import OneTimeCode
 from survey_app.respond import services
+from survey_app.respond.code_entry_limits import TooManyWrongCodes, count_wrong_code, flood_limit
 from survey_app.respond.forms import CodeEntryForm, ConfirmForm, question_form
 
 bp = Blueprint("respond", __name__)
@@ -43,20 +44,17 @@ def _language() -> str:
     return str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"])
 
 
-def _code_entry_limit() -> str:
-    return current_app.config["CODE_ENTRY_LIMIT"]
-
-
-def _refused_attempt(response: object) -> bool:
-    """Only failed lookups count against the guessing limit."""
-    return getattr(response, "status_code", 200) in (404, 400)
-
-
 @bp.before_app_request
 def remember_language() -> None:
     chosen = request.args.get("lang")
     if chosen in current_app.config["LANGUAGES"]:
         session["lang"] = chosen
+
+
+@bp.errorhandler(TooManyWrongCodes)
+def too_many_wrong_codes(error: TooManyWrongCodes) -> ResponseReturnValue:
+    db.session.rollback()
+    return render_template("respond/code_refused.html", reason="throttled"), 429
 
 
 @bp.errorhandler(services.CodeRefused)
@@ -91,29 +89,39 @@ def _screens(code: OneTimeCode) -> tuple[Questionnaire, tuple[Item, ...], list[t
     return questionnaire, items, services.paginate(items, current_app.config["ITEMS_PER_PAGE"])
 
 
-def _comment_to_save(code: OneTimeCode, sent: object) -> str | None:
+def _comment_to_save(code: OneTimeCode, questionnaire: Questionnaire, sent: object) -> str | None:
     """The comment to store, or None to keep the saved one: a visitor (who was shown
     an empty box, see ``may_see_answers``) must not erase a comment saved earlier."""
-    if not isinstance(sent, str) or (not sent.strip() and not _sees_answers(code)):
+    text = services.clean_comment(sent, questionnaire.comment_max_length)
+    if text is None or (not text and not _sees_answers(code)):
         return None
-    return sent
+    return text
 
 
 @bp.route("/", methods=["GET", "POST"])
-@limiter.limit(_code_entry_limit, methods=["POST"], deduct_when=_refused_attempt)
+@limiter.limit(flood_limit, methods=["POST"])
 def enter_code() -> ResponseReturnValue:
     form = CodeEntryForm()
     if form.validate_on_submit():
-        code = services.find_code(form.code.data or "")
-        return _begin(code)
+        return _begin(_look_up(form.code.data or ""))
     status = 400 if request.method == "POST" else 200
     return render_template("respond/enter_code.html", form=form), status
 
 
 @bp.route("/r/<string:typed>")
-@limiter.limit(_code_entry_limit, deduct_when=_refused_attempt)
+@limiter.limit(flood_limit)
 def open_link(typed: str) -> ResponseReturnValue:
-    return _begin(services.find_code(typed))
+    return _begin(_look_up(typed))
+
+
+def _look_up(typed: str) -> OneTimeCode:
+    """The code typed or scanned; a wrong one counts against this address's limit
+    (see ``code_entry_limits``: a valid code is never refused for others' mistakes)."""
+    try:
+        return services.find_code(typed)
+    except services.CodeRefused:
+        count_wrong_code()
+        raise
 
 
 def _begin(code: OneTimeCode) -> ResponseReturnValue:
@@ -174,8 +182,9 @@ def answer_page(number: int) -> ResponseReturnValue:
     if request.method == "POST":
         # CSRF is checked by CSRFProtect before this view. Every well-formed answer is
         # saved, whatever else is wrong with the page: nothing the respondent chose is lost.
-        answers = services.clean_answers(page_items, request.form.to_dict())
-        comment = _comment_to_save(code, request.form.get(services.COMMENT_FIELD)) if last else None
+        answers = services.clean_answers(page_items, request.form)
+        sent_comment = request.form.get(services.COMMENT_FIELD)
+        comment = _comment_to_save(code, questionnaire, sent_comment) if last else None
         draft = services.save_draft(code, answers, _now(), language=language, comment=comment)
         db.session.commit()
         if request.form.get("nav") == "back":
@@ -276,19 +285,12 @@ def thanks() -> ResponseReturnValue:
 def autosave() -> ResponseReturnValue:
     """JavaScript enhancement: save each choice as it is made (JSON, CSRF header)."""
     code = _session_code(for_update=True)
-    payload = request.get_json(silent=True)
+    payload = request.get_json(silent=True)  # bounded depth: see untrusted.BoundedJSONProvider
     if not isinstance(payload, dict) or not isinstance(payload.get("answers"), dict):
         abort(400)
-    answers_in: dict[str, object] = payload["answers"]
-    raw = {str(k): str(v) for k, v in answers_in.items()}
-    answers = services.clean_answers(services.items_of(code), raw)
-    comment = _comment_to_save(code, payload.get("comment"))
-    services.save_draft(
-        code,
-        answers,
-        _now(),
-        language=_language(),
-        comment=str(comment) if comment is not None else None,
-    )
+    questionnaire, items, _pages = _screens(code)
+    answers = services.clean_answers(items, payload["answers"])
+    comment = _comment_to_save(code, questionnaire, payload.get("comment"))
+    services.save_draft(code, answers, _now(), language=_language(), comment=comment)
     db.session.commit()
     return jsonify(saved=sorted(answers))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -9,11 +10,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import func, select
 
+from questionnaires import questionnaire_for
+from survey_app.codes import code_digest, normalise_code
 from survey_app.demo import seed_demo_county
 from survey_app.extensions import db
 from survey_app.issuing import issue_codes
-from survey_app.models import Campaign, School
+from survey_app.models import Campaign, OneTimeCode, School
 
 _TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
@@ -23,6 +27,40 @@ def csrf_token(html: str) -> str:
     match = _TOKEN.search(html)
     assert match, "page has no CSRF token"
     return match.group(1)
+
+
+def items_of(group: str, reading_level: str | None = None):
+    return tuple(questionnaire_for(group, reading_level).items_for(group))
+
+
+def screens(app, group: str, reading_level: str | None = None):
+    items = items_of(group, reading_level)
+    per_page = app.config["ITEMS_PER_PAGE"]
+    return [items[i : i + per_page] for i in range(0, len(items), per_page)]
+
+
+def first_option(item) -> str:
+    return str(item.all_options()[0].code)
+
+
+def answer_everything(app, respondent, group="parent", reading_level=None, value=None):
+    pages = screens(app, group, reading_level)
+    for number, page in enumerate(pages, start=1):
+        answers = {item.id: value or first_option(item) for item in page}
+        extra = {"comment": "操场太小"} if number == len(pages) else {}
+        result = respondent.answer(number, answers, **extra)
+        assert result.status_code == 302, result.text
+    return pages
+
+
+def count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def code_row(code: str) -> OneTimeCode:
+    return db.session.scalar(
+        select(OneTimeCode).where(OneTimeCode.digest == code_digest(normalise_code(code)))
+    )
 
 
 @pytest.fixture
@@ -72,6 +110,13 @@ class Respondent:
         page = self.client.get(f"/q/{number}")
         data = {"csrf_token": csrf_token(page.text), "nav": nav, **answers, **extra}
         return self.client.post(f"/q/{number}", data=data)
+
+    def autosave(self, body: object = None, *, data: bytes | str | None = None, **kwargs):
+        """POST /draft as the page's script does: ``body`` as JSON, or raw ``data``."""
+        token = csrf_token(self.client.get("/start").text)
+        headers = {"X-CSRFToken": token, "Content-Type": "application/json"}
+        payload = data if data is not None else json.dumps(body)
+        return self.client.post("/draft", data=payload, headers=headers, **kwargs)
 
     def submit(self):
         page = self.client.get("/review")
