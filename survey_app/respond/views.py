@@ -21,14 +21,13 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
-from flask_wtf import FlaskForm
 
 from questionnaires import Item, Questionnaire
 from survey_app.extensions import db, limiter
 from survey_app.models import OneTimeCode
 from survey_app.respond import services
 from survey_app.respond.code_entry_limits import TooManyWrongCodes, count_wrong_code, flood_limit
-from survey_app.respond.forms import CodeEntryForm, ConfirmForm, question_form
+from survey_app.respond.forms import CodeEntryForm, ConfirmForm
 
 bp = Blueprint("respond", __name__)
 
@@ -168,24 +167,18 @@ def answer_page(number: int) -> ResponseReturnValue:
     if not 1 <= number <= len(pages):
         abort(404)
     page_items = pages[number - 1]
-    language = _language()
     last = number == len(pages)
-    form_class = question_form(
-        page_items,
-        language,
-        with_comment=last and questionnaire.comment is not None,
-        comment_label=questionnaire.comment_text(language),
-        comment_max_length=questionnaire.comment_max_length,
-    )
     draft = services.Draft.of(code)
     sees_answers = _sees_answers(code)
+    shown = draft.answers if sees_answers else {}
+    comment = draft.comment if sees_answers else ""
     if request.method == "POST":
         # CSRF is checked by CSRFProtect before this view. Every well-formed answer is
         # saved, whatever else is wrong with the page: nothing the respondent chose is lost.
         answers = services.clean_answers(page_items, request.form)
         sent_comment = request.form.get(services.COMMENT_FIELD)
-        comment = _comment_to_save(code, questionnaire, sent_comment) if last else None
-        draft = services.save_draft(code, answers, _now(), language=language, comment=comment)
+        to_save = _comment_to_save(code, questionnaire, sent_comment) if last else None
+        draft = services.save_draft(code, answers, _now(), language=_language(), comment=to_save)
         db.session.commit()
         if request.form.get("nav") == "back":
             if number == 1:
@@ -196,39 +189,39 @@ def answer_page(number: int) -> ResponseReturnValue:
             if last:
                 return redirect(url_for("respond.review"))
             return redirect(url_for("respond.answer_page", number=number + 1))
-        form = form_class(formdata=request.form)
-        return _render_page(form, number, pages, page_items, missing, draft, sees_answers), 422
-    data: dict[str, str] = {}
-    if sees_answers:
-        data = {item_id: str(value) for item_id, value in draft.answers.items()}
-        if last:
-            data[services.COMMENT_FIELD] = draft.comment
-    form = form_class(data=data)
-    return _render_page(form, number, pages, page_items, [], draft, sees_answers)
+        shown = {**shown, **answers}
+        comment = services.clean_comment(sent_comment, questionnaire.comment_max_length) or ""
+        return _render_page(questionnaire, number, pages, shown, comment, missing, draft), 422
+    return _render_page(questionnaire, number, pages, shown, comment, [], draft)
 
 
 def _render_page(
-    form: FlaskForm,
+    questionnaire: Questionnaire,
     number: int,
     pages: list[tuple[Item, ...]],
-    page_items: tuple[Item, ...],
+    chosen: dict[str, int],
+    comment: str,
     missing: list[str],
     draft: services.Draft,
-    sees_answers: bool,
 ) -> str:
-    answered_before = sum(len(page) for page in pages[: number - 1])
-    total = sum(len(page) for page in pages)
-    hidden = set() if sees_answers else {i.id for i in page_items if i.id in draft.answers}
+    """One screen of questions, rendered straight from the questionnaire's data (no
+    form classes built per request: the view checks answers itself)."""
+    page_items = pages[number - 1]
+    with_comment = number == len(pages) and questionnaire.comment is not None
+    language = _language()
     return render_template(
         "respond/page.html",
-        form=form,
         number=number,
         n_pages=len(pages),
         items=page_items,
+        chosen=chosen,
         missing=set(missing),
-        hidden=hidden,
-        answered_before=answered_before,
-        total=total,
+        hidden={i.id for i in page_items if i.id in draft.answers and i.id not in chosen},
+        answered_before=sum(len(page) for page in pages[: number - 1]),
+        total=sum(len(page) for page in pages),
+        comment=comment if with_comment else None,
+        comment_label=questionnaire.comment_text(language),
+        comment_max_length=questionnaire.comment_max_length,
     )
 
 
