@@ -30,7 +30,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from survey_app import cli, errors, i18n, log_redaction, security
     from survey_app.database import configure_engine
-    from survey_app.extensions import csrf, db, limiter, migrate
+    from survey_app.extensions import csrf, db, migrate
+    from survey_app.respond.code_entry_limits import code_entry_limits
     from survey_app.respond.views import bp as respond_bp
 
     db.init_app(app)
@@ -40,7 +41,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app, db, directory=os.path.join(PROJECT_ROOT, "migrations"), render_as_batch=True
     )
     csrf.init_app(app)
-    limiter.init_app(app)
+    code_entry_limits.init_app(app)
     i18n.init_app(app)
     security.init_app(app)
     errors.init_app(app)

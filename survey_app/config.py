@@ -59,7 +59,6 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         "MAX_FORM_PARTS": 300,
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
-        "RATELIMIT_HEADERS_ENABLED": True,
         # Keeps this installation's counters apart from others' in a shared Redis.
         "RATELIMIT_KEY_PREFIX": os.environ.get("RATELIMIT_KEY_PREFIX", "survey"),
         # Code look-ups per client address (see survey_app/respond/code_entry_limits.py):
@@ -75,6 +74,8 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         "ITEMS_PER_PAGE": int(os.environ.get("ITEMS_PER_PAGE", "5")),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        # The cookie is written when the session changes, not re-signed on every page.
+        "SESSION_REFRESH_EACH_REQUEST": False,
         "SESSION_COOKIE_SECURE": _env_bool("SESSION_COOKIE_SECURE", False),
         "WTF_CSRF_TIME_LIMIT": None,  # a questionnaire may stay open for hours on a phone
         "DEBUG": _env_bool("FLASK_DEBUG", False),

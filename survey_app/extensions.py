@@ -7,7 +7,6 @@ import hmac
 
 from flask import current_app, request
 from flask_babel import Babel
-from flask_limiter import Limiter
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
@@ -22,8 +21,8 @@ def client_fingerprint() -> str:
     return hmac.new(key, address.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-db = SQLAlchemy(model_class=Base)
+# A session lives for one request: objects need not be re-read after its one commit.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 csrf = CSRFProtect()
 babel = Babel()
-limiter = Limiter(key_func=client_fingerprint)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 
 from babel import Locale
 from flask import Flask, current_app, request, session
@@ -35,6 +36,7 @@ def select_locale() -> str:
     return language_from_header(ordered, supported) or current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
+@lru_cache(maxsize=16)
 def text_direction(language: str) -> str:
     """'rtl' for Uyghur (Arabic script), 'ltr' otherwise, from CLDR."""
     return "rtl" if Locale.parse(language).character_order == "right-to-left" else "ltr"
@@ -45,9 +47,15 @@ def html_lang(language: str) -> str:
     return language.replace("_", "-")
 
 
+@lru_cache(maxsize=16)
 def language_name(language: str) -> str:
     """A language's own name for the language picker (中文（简体）, English, ئۇيغۇرچە …)."""
     return Locale.parse(language).get_display_name(language) or language
+
+
+@lru_cache(maxsize=4)
+def _language_menu(languages: tuple[str, ...]) -> list[tuple[str, str]]:
+    return [(code, language_name(code)) for code in languages]
 
 
 def init_app(app: Flask) -> None:
@@ -68,5 +76,5 @@ def init_app(app: Flask) -> None:
             "current_language": language,
             "html_lang": html_lang(language),
             "text_dir": text_direction(language),
-            "languages": [(code, language_name(code)) for code in app.config["LANGUAGES"]],
+            "languages": _language_menu(app.config["LANGUAGES"]),
         }

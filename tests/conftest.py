@@ -114,7 +114,8 @@ def _transaction(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
         return
     app: Flask = request.getfixturevalue("app")
-    from survey_app.extensions import db, limiter
+    from survey_app.extensions import db
+    from survey_app.respond.code_entry_limits import code_entry_limits
 
     with app.app_context():
         connection = db.engine.connect()
@@ -127,7 +128,7 @@ def _transaction(request: pytest.FixtureRequest) -> Iterator[None]:
                 "class_": ConnectionBoundSession,
             }
         )
-        limiter.reset()
+        code_entry_limits.reset()
         try:
             yield
         finally:

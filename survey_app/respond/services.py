@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, insert, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from questionnaires import Item, Questionnaire, load_version, published_for
 from survey_app.codes import code_digest, normalise_code
 from survey_app.extensions import db
-from survey_app.models import Answer, Campaign, OneTimeCode, Response
+from survey_app.models import Answer, Campaign, OneTimeCode, Response, School
 from survey_app.models.base import as_utc
 from survey_app.untrusted import clean_text
 
@@ -46,11 +47,14 @@ def find_code(typed: str) -> OneTimeCode:
     canonical = normalise_code(typed)
     if canonical is None:
         raise CodeRefused("unknown")
-    code = db.session.scalar(
-        select(OneTimeCode).where(OneTimeCode.digest == code_digest(canonical))
-    )
-    if code is None or code.status == "void":
+    row = db.session.execute(
+        select(OneTimeCode, Campaign)
+        .join(Campaign, Campaign.id == OneTimeCode.campaign_id)
+        .where(OneTimeCode.digest == code_digest(canonical))
+    ).first()
+    if row is None or row[0].status == "void":
         raise CodeRefused("unknown")
+    code: OneTimeCode = row[0]
     return code
 
 
@@ -71,13 +75,21 @@ def usable_code(code_id: int | None, now: datetime, *, for_update: bool = False)
     ``for_update`` locks the row (PostgreSQL) so a page save and a per-tap autosave
     cannot overwrite each other's merge of the draft.
     """
-    code = (
-        db.session.get(OneTimeCode, code_id, with_for_update=for_update)
-        if code_id is not None
-        else None
-    )
-    if code is None:
+    if code_id is None:
         raise CodeRefused("unknown")
+    # One statement for the code and its campaign (check_usable then finds the campaign
+    # in the session); the lock, when asked for, is on the code's row only.
+    statement = (
+        select(OneTimeCode, Campaign)
+        .join(Campaign, Campaign.id == OneTimeCode.campaign_id)
+        .where(OneTimeCode.id == code_id)
+    )
+    if for_update:
+        statement = statement.with_for_update(of=OneTimeCode)
+    row = db.session.execute(statement).first()
+    if row is None:
+        raise CodeRefused("unknown")
+    code: OneTimeCode = row[0]
     check_usable(code, now)
     return code
 
@@ -209,8 +221,15 @@ def save_draft(
         data["lang"] = language
     if comment is not None:
         data["comment"] = clean_comment(comment, questionnaire.comment_max_length)
-    code.draft = data  # reassign: JSON columns do not track in-place changes
-    db.session.flush()
+    # One UPDATE of the column, not a unit-of-work flush of the object; the object is
+    # told the new value as if it had been loaded, so it is not dirty afterwards.
+    db.session.execute(
+        update(OneTimeCode)
+        .where(OneTimeCode.id == code.id)
+        .values(draft=data)
+        .execution_options(synchronize_session=False)
+    )
+    set_committed_value(code, "draft", data)
     return Draft.of(code)
 
 
@@ -226,8 +245,8 @@ def first_open_page(pages: list[tuple[Item, ...]], draft: Draft) -> int:
     return len(pages)
 
 
-def submit_response(code_id: int | None, now: datetime, language: str) -> Response:
-    """Store the draft as an anonymous response, exactly once per code.
+def submit_response(code_id: int | None, now: datetime, language: str) -> int:
+    """Store the draft as an anonymous response, exactly once per code; returns its id.
 
     The code is claimed with a conditional UPDATE (``status = 'issued'``): of two
     simultaneous submissions (a double tap) only one changes a row; the other gets
@@ -249,24 +268,36 @@ def submit_response(code_id: int | None, now: datetime, language: str) -> Respon
     if claimed.rowcount != 1:
         raise CodeRefused("used")
     started = datetime.fromisoformat(draft.started_at) if draft.started_at else None
-    response = Response(
-        campaign_id=code.campaign_id,
-        respondent_group=code.respondent_group,
-        school_id=code.school_id,
-        stratum_id=code.school.stratum_id,
-        reading_level=code.reading_level,
-        questionnaire_key=questionnaire.key,
-        questionnaire_version=questionnaire.version,
-        language=language,
-        submitted_minute=now.replace(second=0, microsecond=0),
-        duration_seconds=int((now - started).total_seconds()) if started else None,
-        comment=draft.comment or None,
+    stratum_id = db.session.scalar(select(School.stratum_id).where(School.id == code.school_id))
+    # Core statements: one INSERT of the response, one multi-row INSERT of its answers.
+    response_id = db.session.execute(
+        insert(Response)
+        .values(
+            campaign_id=code.campaign_id,
+            respondent_group=code.respondent_group,
+            school_id=code.school_id,
+            stratum_id=stratum_id,
+            reading_level=code.reading_level,
+            questionnaire_key=questionnaire.key,
+            questionnaire_version=questionnaire.version,
+            language=language,
+            submitted_minute=now.replace(second=0, microsecond=0),
+            duration_seconds=int((now - started).total_seconds()) if started else None,
+            comment=clean_text(draft.comment) or None,
+        )
+        .returning(Response.id)
+    ).scalar_one()
+    db.session.execute(
+        insert(Answer),
+        [
+            {
+                "response_id": response_id,
+                "item_id": item.id,
+                "campaign_id": code.campaign_id,
+                "value": draft.answers[item.id],
+            }
+            for item in items
+        ],
     )
-    response.answers = [
-        Answer(item_id=item.id, campaign_id=code.campaign_id, value=draft.answers[item.id])
-        for item in items
-    ]
-    db.session.add(response)
-    db.session.flush()
     db.session.expire(code)
-    return response
+    return int(response_id)

@@ -23,10 +23,14 @@ from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 
 from questionnaires import Item, Questionnaire
-from survey_app.extensions import db, limiter
+from survey_app.extensions import db
 from survey_app.models import OneTimeCode
 from survey_app.respond import services
-from survey_app.respond.code_entry_limits import TooManyWrongCodes, count_wrong_code, flood_limit
+from survey_app.respond.code_entry_limits import (
+    TooManyLookUps,
+    TooManyWrongCodes,
+    code_entry_limits,
+)
 from survey_app.respond.forms import CodeEntryForm, ConfirmForm
 
 bp = Blueprint("respond", __name__)
@@ -50,10 +54,13 @@ def remember_language() -> None:
         session["lang"] = chosen
 
 
-@bp.errorhandler(TooManyWrongCodes)
-def too_many_wrong_codes(error: TooManyWrongCodes) -> ResponseReturnValue:
+@bp.errorhandler(TooManyLookUps)
+def too_many_look_ups(error: TooManyLookUps) -> ResponseReturnValue:
     db.session.rollback()
-    return render_template("respond/code_refused.html", reason="throttled"), 429
+    headers = {"Retry-After": str(error.retry_after)}
+    if isinstance(error, TooManyWrongCodes):
+        return render_template("respond/code_refused.html", reason="throttled"), 429, headers
+    return render_template("errors.html", kind="too_many"), 429, headers
 
 
 @bp.errorhandler(services.CodeRefused)
@@ -98,7 +105,6 @@ def _comment_to_save(code: OneTimeCode, questionnaire: Questionnaire, sent: obje
 
 
 @bp.route("/", methods=["GET", "POST"])
-@limiter.limit(flood_limit, methods=["POST"])
 def enter_code() -> ResponseReturnValue:
     form = CodeEntryForm()
     if form.validate_on_submit():
@@ -108,7 +114,6 @@ def enter_code() -> ResponseReturnValue:
 
 
 @bp.route("/r/<string:typed>")
-@limiter.limit(flood_limit)
 def open_link(typed: str) -> ResponseReturnValue:
     return _begin(_look_up(typed))
 
@@ -116,10 +121,11 @@ def open_link(typed: str) -> ResponseReturnValue:
 def _look_up(typed: str) -> OneTimeCode:
     """The code typed or scanned; a wrong one counts against this address's limit
     (see ``code_entry_limits``: a valid code is never refused for others' mistakes)."""
+    code_entry_limits.count_look_up()
     try:
         return services.find_code(typed)
     except services.CodeRefused:
-        count_wrong_code()
+        code_entry_limits.count_wrong_code()
         raise
 
 
