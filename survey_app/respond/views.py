@@ -32,6 +32,7 @@ from survey_app.respond.code_entry_limits import (
     code_entry_limits,
 )
 from survey_app.respond.forms import CodeEntryForm, ConfirmForm
+from survey_app.respond.screens import item_views
 
 bp = Blueprint("respond", __name__)
 
@@ -220,6 +221,7 @@ def _render_page(
         number=number,
         n_pages=len(pages),
         items=page_items,
+        views=item_views(questionnaire, language),
         chosen=chosen,
         missing=set(missing),
         hidden={i.id for i in page_items if i.id in draft.answers and i.id not in chosen},
