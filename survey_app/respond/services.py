@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import CursorResult, insert, select, update
@@ -126,8 +127,15 @@ def questionnaire_of(code: OneTimeCode) -> Questionnaire:
     pinned = (code.draft or {}).get("questionnaire")
     if pinned:
         key, version = pinned
-        return load_version(str(key), int(version))
+        return _version(str(key), int(version))
     return published_for(code.respondent_group, code.reading_level)
+
+
+@lru_cache(maxsize=64)
+def _version(key: str, version: int) -> Questionnaire:
+    """A version once answered never changes (published copies are hash-locked), so
+    each worker reads it once, not on every page."""
+    return load_version(key, version)
 
 
 def paginate(items: tuple[Item, ...], per_page: int) -> list[tuple[Item, ...]]:
