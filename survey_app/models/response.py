@@ -54,6 +54,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from survey_app.models.base import Base
+from survey_app.models.campaign import Campaign
 from survey_app.models.frame import School
 from survey_app.vocabulary import CODE_STATUSES, READING_LEVELS, RESPONDENT_GROUPS, sql_in
 
@@ -93,6 +94,7 @@ class OneTimeCode(Base):
     resume_digest: Mapped[bytes | None] = mapped_column(LargeBinary(32))
 
     school: Mapped[School] = relationship(foreign_keys=[school_id])
+    campaign: Mapped[Campaign] = relationship(foreign_keys=[campaign_id])
 
 
 class Response(Base):

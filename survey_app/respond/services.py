@@ -14,13 +14,14 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import CursorResult, insert, select, update
+from sqlalchemy import CursorResult, bindparam, insert, select, update
+from sqlalchemy.orm import contains_eager
 from sqlalchemy.orm.attributes import set_committed_value
 
 from questionnaires import Item, Questionnaire, load_version, published_for
 from survey_app.codes import code_digest, normalise_code
 from survey_app.extensions import db
-from survey_app.models import Answer, Campaign, OneTimeCode, Response, School
+from survey_app.models import Answer, OneTimeCode, Response, School
 from survey_app.models.base import as_utc
 from survey_app.untrusted import clean_text
 
@@ -43,19 +44,24 @@ class IncompleteResponse(Exception):
         self.missing = missing
 
 
+# Built once: a code with its campaign in one statement (the campaign is needed on every
+# step to check the fieldwork window); the lock, when asked for, is on the code's row only.
+_CODE_WITH_CAMPAIGN = (
+    select(OneTimeCode).join(OneTimeCode.campaign).options(contains_eager(OneTimeCode.campaign))
+)
+_CODE_BY_DIGEST = _CODE_WITH_CAMPAIGN.where(OneTimeCode.digest == bindparam("digest"))
+_CODE_BY_ID = _CODE_WITH_CAMPAIGN.where(OneTimeCode.id == bindparam("code_id"))
+_CODE_BY_ID_FOR_UPDATE = _CODE_BY_ID.with_for_update(of=OneTimeCode)
+
+
 def find_code(typed: str) -> OneTimeCode:
     """The issued code for what was typed or scanned, or :class:`CodeRefused` ('unknown')."""
     canonical = normalise_code(typed)
     if canonical is None:
         raise CodeRefused("unknown")
-    row = db.session.execute(
-        select(OneTimeCode, Campaign)
-        .join(Campaign, Campaign.id == OneTimeCode.campaign_id)
-        .where(OneTimeCode.digest == code_digest(canonical))
-    ).first()
-    if row is None or row[0].status == "void":
+    code = db.session.scalar(_CODE_BY_DIGEST, {"digest": code_digest(canonical)})
+    if code is None or code.status == "void":
         raise CodeRefused("unknown")
-    code: OneTimeCode = row[0]
     return code
 
 
@@ -65,8 +71,7 @@ def check_usable(code: OneTimeCode, now: datetime) -> None:
         raise CodeRefused("used")
     if code.expires_at is not None and now >= as_utc(code.expires_at):
         raise CodeRefused("expired")
-    campaign = db.session.get(Campaign, code.campaign_id)
-    if campaign is None or not campaign.is_collecting(now):
+    if not code.campaign.is_collecting(now):
         raise CodeRefused("closed")
 
 
@@ -78,19 +83,10 @@ def usable_code(code_id: int | None, now: datetime, *, for_update: bool = False)
     """
     if code_id is None:
         raise CodeRefused("unknown")
-    # One statement for the code and its campaign (check_usable then finds the campaign
-    # in the session); the lock, when asked for, is on the code's row only.
-    statement = (
-        select(OneTimeCode, Campaign)
-        .join(Campaign, Campaign.id == OneTimeCode.campaign_id)
-        .where(OneTimeCode.id == code_id)
-    )
-    if for_update:
-        statement = statement.with_for_update(of=OneTimeCode)
-    row = db.session.execute(statement).first()
-    if row is None:
+    statement = _CODE_BY_ID_FOR_UPDATE if for_update else _CODE_BY_ID
+    code = db.session.scalar(statement, {"code_id": code_id})
+    if code is None:
         raise CodeRefused("unknown")
-    code: OneTimeCode = row[0]
     check_usable(code, now)
     return code
 
@@ -296,16 +292,17 @@ def submit_response(code_id: int | None, now: datetime, language: str) -> int:
         .returning(Response.id)
     ).scalar_one()
     db.session.execute(
-        insert(Answer),
-        [
-            {
-                "response_id": response_id,
-                "item_id": item.id,
-                "campaign_id": code.campaign_id,
-                "value": draft.answers[item.id],
-            }
-            for item in items
-        ],
+        insert(Answer).values(
+            [
+                {
+                    "response_id": response_id,
+                    "item_id": item.id,
+                    "campaign_id": code.campaign_id,
+                    "value": draft.answers[item.id],
+                }
+                for item in items
+            ]
+        )
     )
     db.session.expire(code)
     return int(response_id)
