@@ -1,4 +1,5 @@
-"""Engine settings that make the embedded SQLite behave like the production database."""
+"""Engine settings: the embedded SQLite made to behave like the production database,
+and PostgreSQL connections tuned for many short transactions."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from sqlalchemy.engine import Connection, Engine
 
 
 def configure_engine(engine: Engine) -> None:
-    """For SQLite: enforce foreign keys and let SQLAlchemy own transactions.
+    """For PostgreSQL: no server-side prepared statements (see below). For SQLite:
+    enforce foreign keys and let SQLAlchemy own transactions.
 
     pysqlite otherwise starts transactions lazily on its own, which breaks SAVEPOINTs
     (SQLAlchemy's documented recipe). Transactions begin IMMEDIATE: SQLite has one
@@ -19,6 +21,16 @@ def configure_engine(engine: Engine) -> None:
     would show an error page. Taking the write lock up front makes the second request
     wait its turn instead, as a row lock does on PostgreSQL, which needs nothing here.
     """
+    if engine.dialect.name == "postgresql":
+
+        @event.listens_for(engine, "connect")
+        def _no_server_side_prepare(dbapi_connection: Any, _record: Any) -> None:
+            # psycopg prepares a statement after 5 runs and forgets them all at every
+            # ROLLBACK (each read-only request ends with one): preparing then costs more
+            # than it saves. Statements are still cached, compiled, by SQLAlchemy.
+            dbapi_connection.prepare_threshold = None
+
+        return
     if engine.dialect.name != "sqlite":
         return
 
