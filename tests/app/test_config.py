@@ -40,3 +40,16 @@ def test_installation_secret_file_is_used_when_env_is_unset(monkeypatch, tmp_pat
     (tmp_path / "secret_key").write_text("abc123\n")
     assert load_config(str(tmp_path))["SECRET_KEY"] == "abc123"
     assert load_config(str(tmp_path / "none"))["SECRET_KEY"] == DEFAULT_SECRET_KEY
+
+
+def test_sqlite_keeps_a_write_ahead_log_with_durable_commits(app_ctx):
+    """The embedded default survives a killed server with every acknowledged commit."""
+    import pytest
+    from sqlalchemy import text
+
+    from survey_app.extensions import db
+
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL: durable by default")
+    assert db.session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+    assert db.session.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
