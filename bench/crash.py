@@ -30,7 +30,6 @@ import asyncio
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 import harness
 import scenario
@@ -128,33 +127,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database", choices=("postgres", "sqlite"), default="postgres")
     parser.add_argument("--concurrency", type=int, default=100, help="respondents at once")
-    parser.add_argument("--duration", type=float, default=30.0, help="seconds with kills")
-    parser.add_argument(
-        "--warmup", type=float, default=5.0, help="seconds first, respondents' starts spread"
-    )
     parser.add_argument("--kills", type=int, default=2, help="SIGKILLs during the run")
     parser.add_argument("--restart-delay", type=float, default=1.0, help="seconds down")
-    parser.add_argument("--items-per-page", type=int, default=5, help="ITEMS_PER_PAGE")
-    parser.add_argument("--codes", type=int, default=0, help="codes to issue (0: enough)")
-    parser.add_argument("--database-name", default="bench_crash", help="PostgreSQL database")
-    parser.add_argument("--seed", type=int, default=1, help="seed of the answers chosen")
-    parser.add_argument(
-        "--app-dir",
-        type=Path,
-        default=harness.PROJECT_ROOT,
-        help="tree to serve (default: this project; e.g. `git archive HEAD` unpacked)",
+    scenario.add_run_arguments(
+        parser, duration_help="seconds with kills", warmup=5.0, database_name="bench_crash"
     )
     args = parser.parse_args()
-    settings = scenario.Settings(
-        database=args.database,
-        database_name=args.database_name,
-        concurrency=args.concurrency,
-        duration=args.duration,
-        warmup=args.warmup,
-        items_per_page=args.items_per_page,
-        codes=args.codes,
-        seed=args.seed,
-        app_dir=args.app_dir.resolve(),
+    settings = scenario.Settings.from_arguments(
+        args, database=args.database, concurrency=args.concurrency
     )
     killer = Killer(args.kills, args.restart_delay)
     try:

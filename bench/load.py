@@ -116,19 +116,8 @@ def report(result: scenario.Result) -> bool:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--concurrency", default="100", help="respondents at once: 100 or 10,50")
-    parser.add_argument("--duration", type=float, default=30.0, help="measured seconds")
-    parser.add_argument(
-        "--warmup", type=float, default=10.0, help="unmeasured seconds first (starts spread)"
-    )
-    parser.add_argument("--items-per-page", type=int, default=5, help="ITEMS_PER_PAGE")
-    parser.add_argument("--codes", type=int, default=0, help="codes to issue (0: enough)")
-    parser.add_argument("--database-name", default="bench_load", help="PostgreSQL database")
-    parser.add_argument("--seed", type=int, default=1, help="seed of the answers chosen")
-    parser.add_argument(
-        "--app-dir",
-        type=Path,
-        default=harness.PROJECT_ROOT,
-        help="tree to serve (default: this project; e.g. `git archive HEAD` unpacked)",
+    scenario.add_run_arguments(
+        parser, duration_help="measured seconds", warmup=10.0, database_name="bench_load"
     )
     parser.add_argument(
         "--py-spy", type=Path, help="record the workers with py-spy to this file (raw format)"
@@ -137,17 +126,8 @@ def main() -> int:
     summary = []
     all_ok = True
     for level in scenario.parse_levels(args.concurrency):
-        settings = scenario.Settings(
-            database="postgres",
-            database_name=args.database_name,
-            concurrency=level,
-            duration=args.duration,
-            warmup=args.warmup,
-            items_per_page=args.items_per_page,
-            codes=args.codes,
-            seed=args.seed,
-            py_spy=args.py_spy,
-            app_dir=args.app_dir.resolve(),
+        settings = scenario.Settings.from_arguments(
+            args, database="postgres", concurrency=level, py_spy=args.py_spy
         )
         try:
             result = asyncio.run(scenario.run(settings))

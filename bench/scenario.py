@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import random
 import subprocess
@@ -43,6 +44,24 @@ class Settings:
     seed: int = 1
     py_spy: Path | None = None  # record the server's workers here during the window
     app_dir: Path = harness.PROJECT_ROOT  # the tree served (see harness.prepare)
+
+    @classmethod
+    def from_arguments(
+        cls, args: argparse.Namespace, *, database: str, concurrency: int, **more: object
+    ) -> Settings:
+        """Settings from the options of :func:`add_run_arguments`."""
+        return cls(
+            database=database,
+            database_name=args.database_name,
+            concurrency=concurrency,
+            duration=args.duration,
+            warmup=args.warmup,
+            items_per_page=args.items_per_page,
+            codes=args.codes,
+            seed=args.seed,
+            app_dir=args.app_dir.resolve(),
+            **more,  # type: ignore[arg-type]
+        )
 
     def n_codes(self) -> int:
         if self.codes:
@@ -179,3 +198,23 @@ def parse_levels(text: str) -> list[int]:
     if not levels or min(levels) < 1:
         raise ValueError(f"bad concurrency list {text!r}")
     return levels
+
+
+def add_run_arguments(
+    parser: argparse.ArgumentParser, *, duration_help: str, warmup: float, database_name: str
+) -> None:
+    """The options load.py and crash.py share."""
+    parser.add_argument("--duration", type=float, default=30.0, help=duration_help)
+    parser.add_argument(
+        "--warmup", type=float, default=warmup, help="seconds first, respondents' starts spread"
+    )
+    parser.add_argument("--items-per-page", type=int, default=5, help="ITEMS_PER_PAGE")
+    parser.add_argument("--codes", type=int, default=0, help="codes to issue (0: enough)")
+    parser.add_argument("--database-name", default=database_name, help="PostgreSQL database")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the answers chosen")
+    parser.add_argument(
+        "--app-dir",
+        type=Path,
+        default=harness.PROJECT_ROOT,
+        help="tree to serve (default: this project; e.g. `git archive HEAD` unpacked)",
+    )

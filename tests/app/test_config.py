@@ -44,7 +44,6 @@ def test_installation_secret_file_is_used_when_env_is_unset(monkeypatch, tmp_pat
 
 def test_sqlite_keeps_a_write_ahead_log_with_durable_commits(app_ctx):
     """The embedded default survives a killed server with every acknowledged commit."""
-    import pytest
     from sqlalchemy import text
 
     from survey_app.extensions import db
