@@ -155,11 +155,6 @@ class Draft:
         return cls(answers, data.get("comment") or "", data.get("lang"), data.get("started_at"))
 
 
-def allowed_values(item: Item) -> frozenset[int]:
-    """Option codes an item accepts, 不了解 included."""
-    return frozenset(option.code for option in item.all_options())
-
-
 def clean_answers(items: tuple[Item, ...], sent: Mapping[str, object]) -> dict[str, int]:
     """The well-formed answers among ``sent`` (field name → value): the one check of
     answers at the boundary, for page forms and the JSON autosave alike.
@@ -175,7 +170,7 @@ def clean_answers(items: tuple[Item, ...], sent: Mapping[str, object]) -> dict[s
     cleaned: dict[str, int] = {}
     for item in items:
         number = _option_code(sent.get(item.id))
-        if number is not None and number in allowed_values(item):
+        if number is not None and number in item.scale.codes:
             cleaned[item.id] = number
     return cleaned
 

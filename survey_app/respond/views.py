@@ -197,7 +197,7 @@ def answer_page(number: int) -> ResponseReturnValue:
                 return redirect(url_for("respond.review"))
             return redirect(url_for("respond.answer_page", number=number + 1))
         shown = {**shown, **answers}
-        comment = services.clean_comment(sent_comment, questionnaire.comment_max_length) or ""
+        comment = to_save or ""  # what was just sent, cleaned as it was saved
         return _render_page(questionnaire, number, pages, shown, comment, missing, draft), 422
     return _render_page(questionnaire, number, pages, shown, comment, [], draft)
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from questionnaires import questionnaire_for
 from survey_app.codes import code_digest, normalise_code
@@ -61,6 +61,23 @@ def code_row(code: str) -> OneTimeCode:
     return db.session.scalar(
         select(OneTimeCode).where(OneTimeCode.digest == code_digest(normalise_code(code)))
     )
+
+
+def draft_is_valid_json_for_the_database() -> None:
+    """PostgreSQL's JSON operators must read every stored draft (one bad draft used to
+    break ``draft->>'lang'`` on the whole table). SQLite checks with ``json_valid``."""
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(
+            text("SELECT draft->>'lang', draft->>'comment', draft->'answers' FROM one_time_code")
+        ).all()
+    else:
+        bad = db.session.scalar(
+            text(
+                "SELECT count(*) FROM one_time_code"
+                " WHERE draft IS NOT NULL AND NOT json_valid(draft)"
+            )
+        )
+        assert bad == 0
 
 
 @pytest.fixture

@@ -7,11 +7,15 @@ and, in CI, on PostgreSQL, where NUL bytes and lone surrogates failed.
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
 
-from survey_app.extensions import db
 from survey_app.untrusted import MAX_JSON_DEPTH, clean_text, nested_deeper_than
-from tests.app.conftest import answer_everything, code_row, first_option, screens
+from tests.app.conftest import (
+    answer_everything,
+    code_row,
+    draft_is_valid_json_for_the_database,
+    first_option,
+    screens,
+)
 
 NOT_OPTION_CODES = ["²", "--4", "1" * 5000, "٣", "+1", " 1 1", "1e0", "0x1", "१", "-0"]
 
@@ -23,23 +27,6 @@ def started(app, respondent, issue):
     respondent.open(code)
     respondent.start()
     return code
-
-
-def draft_is_valid_json_for_the_database() -> None:
-    """PostgreSQL's JSON operators must read every stored draft (one bad draft used to
-    break ``draft->>'lang'`` on the whole table). SQLite checks with ``json_valid``."""
-    if db.engine.dialect.name == "postgresql":
-        db.session.execute(
-            text("SELECT draft->>'lang', draft->>'comment', draft->'answers' FROM one_time_code")
-        ).all()
-    else:
-        bad = db.session.scalar(
-            text(
-                "SELECT count(*) FROM one_time_code"
-                " WHERE draft IS NOT NULL AND NOT json_valid(draft)"
-            )
-        )
-        assert bad == 0
 
 
 @pytest.mark.parametrize("value", NOT_OPTION_CODES)

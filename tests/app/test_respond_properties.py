@@ -13,8 +13,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.app.conftest import Respondent, answer_everything, code_row, csrf_token, screens
-from tests.app.test_hostile_input import draft_is_valid_json_for_the_database
+from tests.app.conftest import (
+    Respondent,
+    answer_everything,
+    code_row,
+    csrf_token,
+    draft_is_valid_json_for_the_database,
+    screens,
+)
 
 SETTINGS = settings(
     max_examples=40,
