@@ -6,10 +6,13 @@ redirects itself, so every HTTP request is sent, timed and counted. Pages are re
 with regular expressions, not an HTML parser: the client shares the machine's two
 cores with the server and should cost it as little as possible.
 
-The walk, for the parent questionnaire at 5 items a screen (12 requests)::
+The walk, for the parent questionnaire at 5 items a screen::
 
-    GET /r/<code> -302-> GET /start -> POST /start -302-> GET /q/1 -> POST /q/1 -302->
-    ... POST /q/3 -302-> GET /review -> POST /submit -302-> GET /thanks
+    GET /r/<code> -302-> GET /start -link-> GET /q/1 -> POST /q/1 -302-> GET /q/2 ...
+    POST /q/3 -302-> GET /review -> POST /submit -302-> GET /thanks
+
+(11 requests; until 2026-12-02 the welcome screen was a form: POST /start -302-> GET
+/q/1, 12 requests. Both are followed, so older trees can still be measured.)
 
 A respondent is *acknowledged* when, after its POST /submit was answered with a
 redirect, it got the thank-you page.
@@ -33,6 +36,7 @@ _FORM = re.compile(r"<form\b([^>]*)>(.*?)</form>", re.S | re.I)
 _INPUT = re.compile(r"<input\b([^>]*)>", re.I)
 _BUTTON = re.compile(r"<button\b([^>]*)>", re.I)
 _ATTR = re.compile(r'([\w:-]+)="([^"]*)"')
+_NEXT_LINK = re.compile(r'<a\b[^>]*\brel="next"[^>]*\bhref="([^"]+)"', re.I)
 
 MAX_REQUESTS = 60  # per respondent: a walk that loops is a failure, not a hang
 
@@ -240,9 +244,13 @@ class Client:
                 if status not in (200, 422):  # 422: a screen with unanswered questions
                     raise Stop(f"{method} {endpoint(path)}: HTTP {status}")
                 form = parse_form(body, path)
-                if form is None:
-                    raise Stop(f"no form on {endpoint(path)}")
-                method, path, data = "POST", form.action, form.answers(self.rng)
+                if form is not None:
+                    method, path, data = "POST", form.action, form.answers(self.rng)
+                    continue
+                onward = _NEXT_LINK.search(body)  # the welcome screen's start button
+                if onward is None:
+                    raise Stop(f"no form or next link on {endpoint(path)}")
+                method, path, data = "GET", html.unescape(onward.group(1)), None
 
 
 def percentile(values: list[float], fraction: float) -> float:

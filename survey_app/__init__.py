@@ -9,13 +9,14 @@ from typing import Any
 from flask import Flask
 
 from survey_app.config import check_config, load_config
+from survey_app.transactions import SurveyFlask
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build an app: settings from defaults, environment, then ``config``; no I/O here."""
-    app = Flask(
+    app = SurveyFlask(
         __name__,
         template_folder=os.path.join(PROJECT_ROOT, "templates"),
         static_folder=os.path.join(PROJECT_ROOT, "static"),
@@ -28,13 +29,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app.json = BoundedJSONProvider(app)
 
-    from survey_app import cli, errors, i18n, log_redaction, security
+    from survey_app import cli, errors, i18n, log_redaction, security, transactions
     from survey_app.database import configure_engine
     from survey_app.extensions import csrf, db, migrate
     from survey_app.respond.code_entry_limits import code_entry_limits
     from survey_app.respond.views import bp as respond_bp
 
     db.init_app(app)
+    transactions.init_app(app)
     with app.app_context():
         configure_engine(db.engine)  # event listeners only; no connection is opened
     migrate.init_app(

@@ -13,8 +13,8 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from survey_app import demo
-from survey_app.extensions import db
 from survey_app.issuing import issue_codes
+from survey_app.transactions import committed
 from survey_app.vocabulary import RESPONDENT_GROUPS
 
 demo_cli = AppGroup("demo", help="The demo county.")
@@ -25,11 +25,11 @@ questionnaires_cli = AppGroup("questionnaires", help="Questionnaire definitions.
 def demo_seed() -> None:
     """Create the demo county (about 40 schools) with an open campaign."""
     try:
-        campaign = demo.seed_demo_county()
+        with committed():
+            campaign = demo.seed_demo_county()
     except demo.DemoExists:
         click.echo("The demo county is already seeded.")
         return
-    db.session.commit()
     click.echo(f"Seeded {campaign.county_name} ({campaign.county_code}), campaign {campaign.id}.")
 
 
@@ -44,14 +44,16 @@ def demo_codes(respondent_group: str, count: int) -> None:
     schools = demo.schools_for_group(campaign, respondent_group)
     chooser = random.Random(secrets.randbits(64))  # noqa: S311 - picks a school, not a secret
     base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
-    for _index in range(count):
-        school = chooser.choice(schools)
-        level = None
-        if respondent_group == "student" and school.level == "nine_year":
-            level = chooser.choice(("primary", "junior"))  # grades 3-6 or 7-9
-        (code,) = issue_codes(school, respondent_group, 1, reading_level=level)
-        click.echo(f"{code}  {base}/r/{code}")
-    db.session.commit()
+    lines = []
+    with committed():
+        for _index in range(count):
+            school = chooser.choice(schools)
+            level = None
+            if respondent_group == "student" and school.level == "nine_year":
+                level = chooser.choice(("primary", "junior"))  # grades 3-6 or 7-9
+            (code,) = issue_codes(school, respondent_group, 1, reading_level=level)
+            lines.append(f"{code}  {base}/r/{code}")
+    click.echo("\n".join(lines))  # printed once stored: a printed code always works
 
 
 @questionnaires_cli.command("check")

@@ -42,7 +42,12 @@ class Campaign(Base):
 
     def is_collecting(self, now: datetime) -> bool:
         """True while respondents may answer: open status and inside the window."""
-        return self.status == "open" and as_utc(self.opens_at) <= now < as_utc(self.closes_at)
+        return is_collecting(self.status, self.opens_at, self.closes_at, now)
+
+
+def is_collecting(status: str, opens_at: datetime, closes_at: datetime, now: datetime) -> bool:
+    """The fieldwork rule, for a campaign object and for a row read without one."""
+    return status == "open" and as_utc(opens_at) <= now < as_utc(closes_at)
 
 
 class Stratum(Base):

@@ -12,17 +12,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol, cast
 
-from sqlalchemy import CursorResult, bindparam, insert, select, update
-from sqlalchemy.orm import contains_eager
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import CursorResult, Select, Table, bindparam, insert, select, update
 
 from questionnaires import Item, Questionnaire, load_version, published_for
 from survey_app.codes import code_digest, normalise_code
 from survey_app.extensions import db
-from survey_app.models import Answer, OneTimeCode, Response, School
+from survey_app.models import Answer, Campaign, OneTimeCode, Response, School
 from survey_app.models.base import as_utc
+from survey_app.models.campaign import is_collecting
 from survey_app.untrusted import clean_text
 
 COMMENT_FIELD = "comment"
@@ -44,47 +43,97 @@ class IncompleteResponse(Exception):
         self.missing = missing
 
 
-# Built once: a code with its campaign in one statement (the campaign is needed on every
-# step to check the fieldwork window); the lock, when asked for, is on the code's row only.
-_CODE_WITH_CAMPAIGN = (
-    select(OneTimeCode).join(OneTimeCode.campaign).options(contains_eager(OneTimeCode.campaign))
+@dataclass
+class CodeState:
+    """A code as the respondent's path needs it, with its campaign's fieldwork window:
+    one row read with Core on every step, no ORM object (it is the hottest statement of
+    the platform, and an ORM load costs more than the query)."""
+
+    id: int
+    campaign_id: int
+    school_id: int
+    respondent_group: str
+    reading_level: str | None
+    status: str
+    expires_at: datetime | None
+    draft: dict[str, Any] | None
+    resume_digest: bytes | None
+    campaign_status: str
+    opens_at: datetime
+    closes_at: datetime
+    stratum_id: int | None = None  # read only where a response is stored
+
+
+_code = cast(Table, OneTimeCode.__table__)
+_campaign = cast(Table, Campaign.__table__)
+_school = cast(Table, School.__table__)
+_CODE_COLUMNS = (
+    _code.c.id,
+    _code.c.campaign_id,
+    _code.c.school_id,
+    _code.c.respondent_group,
+    _code.c.reading_level,
+    _code.c.status,
+    _code.c.expires_at,
+    _code.c.draft,
+    _code.c.resume_digest,
+    _campaign.c.status.label("campaign_status"),
+    _campaign.c.opens_at,
+    _campaign.c.closes_at,
 )
-_CODE_BY_DIGEST = _CODE_WITH_CAMPAIGN.where(OneTimeCode.digest == bindparam("digest"))
-_CODE_BY_ID = _CODE_WITH_CAMPAIGN.where(OneTimeCode.id == bindparam("code_id"))
-_CODE_BY_ID_FOR_UPDATE = _CODE_BY_ID.with_for_update(of=OneTimeCode)
+# Built once; the lock, when asked for, is on the code's row only.
+_CODE = select(*_CODE_COLUMNS).join_from(_code, _campaign, _code.c.campaign_id == _campaign.c.id)
+_CODE_BY_DIGEST = _CODE.where(_code.c.digest == bindparam("digest"))
+_CODE_BY_ID = _CODE.where(_code.c.id == bindparam("code_id"))
+_CODE_BY_ID_FOR_UPDATE = _CODE_BY_ID.with_for_update(of=_code)
+_CODE_FOR_SUBMIT = (
+    select(*_CODE_COLUMNS, _school.c.stratum_id)
+    .join_from(_code, _campaign, _code.c.campaign_id == _campaign.c.id)
+    .join(_school, _code.c.school_id == _school.c.id)
+    .where(_code.c.id == bindparam("code_id"))
+    .with_for_update(of=_code)
+)
 
 
-def find_code(typed: str) -> OneTimeCode:
+def _read_code(statement: Select[Any], parameters: dict[str, object]) -> CodeState | None:
+    row = db.session.execute(statement, parameters).first()
+    return None if row is None else CodeState(**row._mapping)
+
+
+def find_code(typed: str) -> CodeState:
     """The issued code for what was typed or scanned, or :class:`CodeRefused` ('unknown')."""
     canonical = normalise_code(typed)
     if canonical is None:
         raise CodeRefused("unknown")
-    code = db.session.scalar(_CODE_BY_DIGEST, {"digest": code_digest(canonical)})
+    code = _read_code(_CODE_BY_DIGEST, {"digest": code_digest(canonical)})
     if code is None or code.status == "void":
         raise CodeRefused("unknown")
     return code
 
 
-def check_usable(code: OneTimeCode, now: datetime) -> None:
+def check_usable(code: CodeState, now: datetime) -> None:
     """Raise :class:`CodeRefused` unless ``code`` may still be answered at ``now``."""
     if code.status == "used":
         raise CodeRefused("used")
     if code.expires_at is not None and now >= as_utc(code.expires_at):
         raise CodeRefused("expired")
-    if not code.campaign.is_collecting(now):
+    if not is_collecting(code.campaign_status, code.opens_at, code.closes_at, now):
         raise CodeRefused("closed")
 
 
-def usable_code(code_id: int | None, now: datetime, *, for_update: bool = False) -> OneTimeCode:
+def usable_code(code_id: int | None, now: datetime, *, for_update: bool = False) -> CodeState:
     """The code held in a respondent's session, checked again on every step.
 
     ``for_update`` locks the row (PostgreSQL) so a page save and a per-tap autosave
     cannot overwrite each other's merge of the draft.
     """
+    return _usable(_CODE_BY_ID_FOR_UPDATE if for_update else _CODE_BY_ID, code_id, now)
+
+
+def _usable(statement: Select[Any], code_id: int | None, now: datetime) -> CodeState:
     if code_id is None:
         raise CodeRefused("unknown")
-    statement = _CODE_BY_ID_FOR_UPDATE if for_update else _CODE_BY_ID
-    code = db.session.scalar(statement, {"code_id": code_id})
+    code = _read_code(statement, {"code_id": code_id})
     if code is None:
         raise CodeRefused("unknown")
     check_usable(code, now)
@@ -95,28 +144,43 @@ def _token_digest(token: str) -> bytes:
     return hashlib.sha256(token.encode("ascii")).digest()
 
 
-def claim_draft(code: OneTimeCode, token: str | None) -> str | None:
-    """Make the browser holding ``token`` the one that may see this code's saved answers.
+def claim_draft(code: CodeState, now: datetime) -> str | None:
+    """Make the browser that opens a code first the one that may see its saved answers.
 
-    The first browser to open a code gets a fresh token (returned, for its cookie);
-    later browsers get None and remain visitors who may answer but not read.
+    That browser gets a fresh token (returned, for its cookie); later browsers get None
+    and remain visitors who may answer but not read. The first opening also starts the
+    draft: the questionnaire version is pinned and the clock of the response's duration
+    starts (it includes reading the welcome screen).
     """
-    if code.resume_digest is None:
-        token = secrets.token_urlsafe(24)
-        code.resume_digest = _token_digest(token)
-        db.session.flush()
-        return token
-    return None
+    if code.resume_digest is not None:
+        return None
+    token = secrets.token_urlsafe(24)
+    code.resume_digest = _token_digest(token)
+    code.draft = _started(code, now)
+    db.session.execute(
+        update(_code)
+        .where(_code.c.id == code.id)
+        .values(resume_digest=code.resume_digest, draft=code.draft)
+    )
+    return token
 
 
-def may_see_answers(code: OneTimeCode, token: str | None) -> bool:
+def may_see_answers(code: CodeState, token: str | None) -> bool:
     """True for the browser that started the code (constant-time comparison)."""
     if code.resume_digest is None or not token:
         return False
     return hmac.compare_digest(code.resume_digest, _token_digest(token))
 
 
-def questionnaire_of(code: OneTimeCode) -> Questionnaire:
+class AnsweringCode(Protocol):
+    """What the questionnaire and the draft of a code are read from (a row or an object)."""
+
+    respondent_group: str
+    reading_level: str | None
+    draft: dict[str, Any] | None
+
+
+def questionnaire_of(code: AnsweringCode) -> Questionnaire:
     """The version this code answers: pinned in the draft at the first save, so a new
     version published mid-way does not change the questions (or the stored version)
     under a respondent; until then the newest published version."""
@@ -149,7 +213,7 @@ class Draft:
     started_at: str | None
 
     @classmethod
-    def of(cls, code: OneTimeCode) -> Draft:
+    def of(cls, code: AnsweringCode) -> Draft:
         data: dict[str, Any] = code.draft or {}
         answers = {str(k): int(v) for k, v in (data.get("answers") or {}).items()}
         return cls(answers, data.get("comment") or "", data.get("lang"), data.get("started_at"))
@@ -201,7 +265,7 @@ def clean_comment(sent: object, max_length: int) -> str | None:
 
 
 def save_draft(
-    code: OneTimeCode,
+    code: CodeState,
     answers: dict[str, int],
     now: datetime,
     *,
@@ -210,26 +274,28 @@ def save_draft(
 ) -> Draft:
     """Merge answers into the server-side draft so a dropped connection loses nothing."""
     questionnaire = questionnaire_of(code)
-    data: dict[str, Any] = dict(code.draft or {})
-    data.setdefault("questionnaire", [questionnaire.key, questionnaire.version])
+    data = _started(code, now)
     merged = dict(data.get("answers") or {})
     merged.update(answers)
     data["answers"] = merged
-    data.setdefault("started_at", now.isoformat())
     if language:
         data["lang"] = language
     if comment is not None:
         data["comment"] = clean_comment(comment, questionnaire.comment_max_length)
-    # One UPDATE of the column, not a unit-of-work flush of the object; the object is
-    # told the new value as if it had been loaded, so it is not dirty afterwards.
-    db.session.execute(
-        update(OneTimeCode)
-        .where(OneTimeCode.id == code.id)
-        .values(draft=data)
-        .execution_options(synchronize_session=False)
-    )
-    set_committed_value(code, "draft", data)
+    db.session.execute(update(_code).where(_code.c.id == code.id).values(draft=data))
+    code.draft = data
     return Draft.of(code)
+
+
+def _started(code: AnsweringCode, now: datetime) -> dict[str, Any]:
+    """A copy of the code's draft with its questionnaire version, start time and answers
+    set (kept if they already are)."""
+    questionnaire = questionnaire_of(code)
+    data: dict[str, Any] = dict(code.draft or {})
+    data.setdefault("questionnaire", [questionnaire.key, questionnaire.version])
+    data.setdefault("started_at", now.isoformat())
+    data.setdefault("answers", {})
+    return data
 
 
 def missing_items(items: tuple[Item, ...], draft: Draft) -> list[str]:
@@ -251,7 +317,7 @@ def submit_response(code_id: int | None, now: datetime, language: str) -> int:
     simultaneous submissions (a double tap) only one changes a row; the other gets
     :class:`CodeRefused` ('used'). The draft is erased in the same statement.
     """
-    code = usable_code(code_id, now, for_update=True)
+    code = _usable(_CODE_FOR_SUBMIT, code_id, now)
     questionnaire = questionnaire_of(code)
     items = tuple(questionnaire.items_for(code.respondent_group))
     draft = Draft.of(code)
@@ -259,15 +325,13 @@ def submit_response(code_id: int | None, now: datetime, language: str) -> int:
     if missing:
         raise IncompleteResponse(missing)
     claimed: CursorResult[Any] = db.session.execute(  # type: ignore[assignment]
-        update(OneTimeCode)
-        .where(OneTimeCode.id == code.id, OneTimeCode.status == "issued")
+        update(_code)
+        .where(_code.c.id == code.id, _code.c.status == "issued")
         .values(status="used", draft=None, resume_digest=None)
-        .execution_options(synchronize_session=False)
     )
     if claimed.rowcount != 1:
         raise CodeRefused("used")
     started = datetime.fromisoformat(draft.started_at) if draft.started_at else None
-    stratum_id = db.session.scalar(select(School.stratum_id).where(School.id == code.school_id))
     # Core statements: one INSERT of the response, one multi-row INSERT of its answers.
     response_id = db.session.execute(
         insert(Response)
@@ -275,7 +339,7 @@ def submit_response(code_id: int | None, now: datetime, language: str) -> int:
             campaign_id=code.campaign_id,
             respondent_group=code.respondent_group,
             school_id=code.school_id,
-            stratum_id=stratum_id,
+            stratum_id=code.stratum_id,
             reading_level=code.reading_level,
             questionnaire_key=questionnaire.key,
             questionnaire_version=questionnaire.version,
@@ -299,5 +363,4 @@ def submit_response(code_id: int | None, now: datetime, language: str) -> int:
             ]
         )
     )
-    db.session.expire(code)
     return int(response_id)

@@ -23,8 +23,6 @@ from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 
 from questionnaires import Item, Questionnaire
-from survey_app.extensions import db
-from survey_app.models import OneTimeCode
 from survey_app.respond import services
 from survey_app.respond.code_entry_limits import (
     TooManyLookUps,
@@ -33,6 +31,8 @@ from survey_app.respond.code_entry_limits import (
 )
 from survey_app.respond.forms import CodeEntryForm, ConfirmForm
 from survey_app.respond.screens import item_views
+from survey_app.respond.services import CodeState
+from survey_app.transactions import reads_only_on_get
 
 bp = Blueprint("respond", __name__)
 
@@ -57,7 +57,6 @@ def remember_language() -> None:
 
 @bp.errorhandler(TooManyLookUps)
 def too_many_look_ups(error: TooManyLookUps) -> ResponseReturnValue:
-    db.session.rollback()
     headers = {"Retry-After": str(error.retry_after)}
     if isinstance(error, TooManyWrongCodes):
         return render_template("respond/code_refused.html", reason="throttled"), 429, headers
@@ -66,7 +65,8 @@ def too_many_look_ups(error: TooManyLookUps) -> ResponseReturnValue:
 
 @bp.errorhandler(services.CodeRefused)
 def code_refused(error: services.CodeRefused) -> ResponseReturnValue:
-    db.session.rollback()
+    if error.reason == "used" and request.endpoint == "respond.submit" and SESSION_CODE in session:
+        return _thank()  # a double tap: the first tap stored the response
     status = 404 if error.reason == "unknown" else 410
     return render_template("respond/code_refused.html", reason=error.reason), status
 
@@ -79,24 +79,24 @@ def _leave_if_no_code() -> None:
         abort(redirect(url_for(target)))
 
 
-def _session_code(*, for_update: bool = False) -> OneTimeCode:
+def _session_code(*, for_update: bool = False) -> CodeState:
     """The code this browser is answering with (``for_update`` before changing its draft)."""
     _leave_if_no_code()
     return services.usable_code(session.get(SESSION_CODE), _now(), for_update=for_update)
 
 
-def _sees_answers(code: OneTimeCode) -> bool:
+def _sees_answers(code: CodeState) -> bool:
     return services.may_see_answers(code, session.get(SESSION_RESUME))
 
 
-def _screens(code: OneTimeCode) -> tuple[Questionnaire, tuple[Item, ...], list[tuple[Item, ...]]]:
+def _screens(code: CodeState) -> tuple[Questionnaire, tuple[Item, ...], list[tuple[Item, ...]]]:
     """The code's questionnaire, the items its group sees, and those items by screen."""
     questionnaire = services.questionnaire_of(code)
     items = questionnaire.items_for(code.respondent_group)
     return questionnaire, items, services.paginate(items, current_app.config["ITEMS_PER_PAGE"])
 
 
-def _comment_to_save(code: OneTimeCode, questionnaire: Questionnaire, sent: object) -> str | None:
+def _comment_to_save(code: CodeState, questionnaire: Questionnaire, sent: object) -> str | None:
     """The comment to store, or None to keep the saved one: a visitor (who was shown
     an empty box, see ``may_see_answers``) must not erase a comment saved earlier."""
     text = services.clean_comment(sent, questionnaire.comment_max_length)
@@ -119,7 +119,7 @@ def open_link(typed: str) -> ResponseReturnValue:
     return _begin(_look_up(typed))
 
 
-def _look_up(typed: str) -> OneTimeCode:
+def _look_up(typed: str) -> CodeState:
     """The code typed or scanned; a wrong one counts against this address's limit
     (see ``code_entry_limits``: a valid code is never refused for others' mistakes)."""
     code_entry_limits.count_look_up()
@@ -130,16 +130,15 @@ def _look_up(typed: str) -> OneTimeCode:
         raise
 
 
-def _begin(code: OneTimeCode) -> ResponseReturnValue:
+def _begin(code: CodeState) -> ResponseReturnValue:
     services.check_usable(code, _now())
     if session.get(SESSION_CODE) not in (None, code.id):
         session.clear()  # a new code on a shared phone starts a clean session
     session.permanent = True  # survives closing the browser, so the same phone resumes
     session[SESSION_CODE] = code.id
-    token = services.claim_draft(code, session.get(SESSION_RESUME))
+    token = services.claim_draft(code, _now())
     if token:
         session[SESSION_RESUME] = token
-        db.session.commit()
     draft = services.Draft.of(code)
     if draft.language and "lang" not in session:
         session["lang"] = draft.language
@@ -147,19 +146,20 @@ def _begin(code: OneTimeCode) -> ResponseReturnValue:
 
 
 @bp.route("/start", methods=["GET", "POST"])
+@reads_only_on_get
 def welcome() -> ResponseReturnValue:
     code = _session_code(for_update=request.method == "POST")
     questionnaire, items, pages = _screens(code)
-    form = ConfirmForm()
     draft = services.Draft.of(code)
-    if form.validate_on_submit():
+    first_open = services.first_open_page(pages, draft)
+    if request.method == "POST":
+        # The welcome screen's button is a link to the first open screen (one round trip
+        # less on a slow network); a welcome page served before it was a link posts here.
         services.save_draft(code, {}, _now(), language=_language())
-        db.session.commit()
-        first_open = services.first_open_page(pages, draft)
         return redirect(url_for("respond.answer_page", number=first_open))
     return render_template(
         "respond/welcome.html",
-        form=form,
+        first_open=first_open,
         questionnaire=questionnaire,
         resuming=bool(draft.answers),
         answers_hidden=bool(draft.answers) and not _sees_answers(code),
@@ -168,6 +168,7 @@ def welcome() -> ResponseReturnValue:
 
 
 @bp.route("/q/<int:number>", methods=["GET", "POST"])
+@reads_only_on_get
 def answer_page(number: int) -> ResponseReturnValue:
     code = _session_code(for_update=request.method == "POST")
     questionnaire, _items, pages = _screens(code)
@@ -186,7 +187,6 @@ def answer_page(number: int) -> ResponseReturnValue:
         sent_comment = request.form.get(services.COMMENT_FIELD)
         to_save = _comment_to_save(code, questionnaire, sent_comment) if last else None
         draft = services.save_draft(code, answers, _now(), language=_language(), comment=to_save)
-        db.session.commit()
         if request.form.get("nav") == "back":
             if number == 1:
                 return redirect(url_for("respond.welcome"))
@@ -234,6 +234,7 @@ def _render_page(
 
 
 @bp.route("/review")
+@reads_only_on_get
 def review() -> ResponseReturnValue:
     code = _session_code()
     questionnaire, items, pages = _screens(code)
@@ -258,18 +259,17 @@ def submit() -> ResponseReturnValue:
     if not form.validate_on_submit():
         return redirect(url_for("respond.review"))
     _leave_if_no_code()  # a tap after the thank-you page arrived: show it again
-    try:
-        services.submit_response(session.get(SESSION_CODE), _now(), _language())
-    except services.IncompleteResponse:
-        db.session.rollback()
-        return redirect(url_for("respond.review"))
-    except services.CodeRefused as refused:
-        db.session.rollback()
-        if refused.reason != "used" or SESSION_CODE not in session:
-            raise
-        # A double tap: the first tap stored the response; show the same thank-you.
-    else:
-        db.session.commit()
+    services.submit_response(session.get(SESSION_CODE), _now(), _language())
+    return _thank()
+
+
+@bp.errorhandler(services.IncompleteResponse)
+def incomplete(error: services.IncompleteResponse) -> ResponseReturnValue:
+    return redirect(url_for("respond.review"))
+
+
+def _thank() -> ResponseReturnValue:
+    """The thank-you page, for the submitting tap and for a second tap alike."""
     session.pop(SESSION_CODE, None)
     session["submitted"] = True
     return redirect(url_for("respond.thanks"))
@@ -293,5 +293,4 @@ def autosave() -> ResponseReturnValue:
     answers = services.clean_answers(items, payload["answers"])
     comment = _comment_to_save(code, questionnaire, payload.get("comment"))
     services.save_draft(code, answers, _now(), language=_language(), comment=comment)
-    db.session.commit()
     return jsonify(saved=sorted(answers))

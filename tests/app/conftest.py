@@ -29,6 +29,16 @@ def csrf_token(html: str) -> str:
     return match.group(1)
 
 
+_START = re.compile(r'<a class="button primary" rel="next" href="([^"]+)"')
+
+
+def start_link(html: str) -> str:
+    """Where the welcome screen's start button leads."""
+    match = _START.search(html)
+    assert match, "page has no start link"
+    return match.group(1)
+
+
 def items_of(group: str, reading_level: str | None = None):
     return tuple(questionnaire_for(group, reading_level).items_for(group))
 
@@ -118,10 +128,8 @@ class Respondent:
         return self.client.get(f"/r/{code}{query}", follow_redirects=True)
 
     def start(self):
-        page = self.client.get("/start")
-        return self.client.post(
-            "/start", data={"csrf_token": csrf_token(page.text)}, follow_redirects=True
-        )
+        """Press the welcome screen's button: a link to the first open screen."""
+        return self.client.get(start_link(self.client.get("/start").text))
 
     def answer(self, number: int, answers: dict[str, str], nav: str = "next", **extra: str):
         page = self.client.get(f"/q/{number}")
@@ -130,7 +138,7 @@ class Respondent:
 
     def autosave(self, body: object = None, *, data: bytes | str | None = None, **kwargs):
         """POST /draft as the page's script does: ``body`` as JSON, or raw ``data``."""
-        token = csrf_token(self.client.get("/start").text)
+        token = csrf_token(self.client.get("/q/1").text)
         headers = {"X-CSRFToken": token, "Content-Type": "application/json"}
         payload = data if data is not None else json.dumps(body)
         return self.client.post("/draft", data=payload, headers=headers, **kwargs)

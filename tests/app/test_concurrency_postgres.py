@@ -14,8 +14,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, event, func, select
 
+from questionnaires import questionnaire_for
 from survey_app.extensions import db
 from survey_app.issuing import issue_codes
 from survey_app.models import Answer, Campaign, OneTimeCode, Response, School, Stratum
@@ -164,3 +165,31 @@ def test_parallel_saves_of_one_draft_lose_nothing(live):
 
 def _expect_ok(reply) -> None:
     assert reply.status_code == 200, reply.status_code
+
+
+def test_page_views_read_without_a_transaction_and_saves_write_in_one(live):
+    """``reads_only_on_get``: a GET's SELECT runs in autocommit (no BEGIN/COMMIT round
+    trips); the connection goes back to the pool in its normal mode, so the next POST,
+    on the same pooled connection, writes inside a transaction again."""
+    app, new_code = live
+    respondent, _token = started_respondent(app, new_code())
+    modes: list[tuple[str, bool]] = []
+    with app.app_context():
+
+        @event.listens_for(db.engine, "before_cursor_execute")
+        def _mode(conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+            modes.append((statement.split()[0], conn.connection.dbapi_connection.autocommit))
+
+    try:
+        page = respondent.client.get("/q/1")
+        assert page.status_code == 200
+        assert modes == [("SELECT", True)]
+        modes.clear()
+        item = questionnaire_for("parent").items_for("parent")[0]
+        saved = respondent.answer(1, {item.id: str(item.all_options()[0].code)})
+        assert saved.status_code == 422  # one of five answered: the screen comes back
+        # The GET for the form's token, then the POST: the row locked and the draft saved.
+        assert modes == [("SELECT", True), ("SELECT", False), ("UPDATE", False)]
+    finally:
+        with app.app_context():
+            event.remove(db.engine, "before_cursor_execute", _mode)

@@ -18,6 +18,7 @@ from tests.app.conftest import (
     first_option,
     items_of,
     screens,
+    start_link,
 )
 
 
@@ -152,6 +153,30 @@ def test_a_flood_of_look_ups_is_refused_even_for_valid_codes(app, issue):
     assert [client.get(f"/r/{code}").status_code for code in codes] == [302, 302, 302, 429]
 
 
+def test_the_welcome_screen_leads_to_the_first_screen_by_a_link(respondent, issue):
+    """One round trip less than a form: the first screen is a plain GET away, and
+    opening the link starts the draft (version pinned, duration clock running)."""
+    code = issue("parent")
+    welcome = respondent.open(code)
+    assert "<form" not in welcome.text.split("</header>")[-1]
+    assert start_link(welcome.text) == "/q/1"
+    draft = code_row(code).draft
+    parents = questionnaire_for("parent")
+    assert draft["questionnaire"] == [parents.key, parents.version]
+    assert draft["started_at"]
+    assert respondent.start().status_code == 200
+
+
+def test_a_welcome_page_served_before_the_link_still_starts(respondent, issue):
+    code = issue("parent")
+    respondent.open(code)
+    token = csrf_token(respondent.client.get("/q/1").text)
+    started = respondent.client.post("/start", data={"csrf_token": token})
+    assert started.status_code == 302
+    assert started.location.endswith("/q/1")
+    assert code_row(code).draft["lang"] == "zh_Hans"
+
+
 def test_tokenless_post_is_refused(respondent, issue):
     code = issue("parent")
     respondent.open(code)
@@ -176,9 +201,7 @@ def test_draft_survives_a_closed_browser(app, issue, make_respondent):
     reopened.client.set_cookie("session", cookie.value)
     welcome = reopened.open(code)
     assert "继续" in welcome.text
-    resumed = reopened.client.post("/start", data={"csrf_token": csrf_token(welcome.text)})
-    assert resumed.status_code == 302, resumed.text
-    assert resumed.location.endswith("/q/2")
+    assert start_link(welcome.text) == "/q/2"
     screen = reopened.client.get("/q/2").text
     assert f'id="{second_page[0].id}-0" name="{second_page[0].id}" type="radio" value' in screen
     assert screen.count("checked") == 1

@@ -146,7 +146,7 @@ def test_any_autosave_object(app, issue, answers, extra):
 )
 def test_any_autosave_body(app, issue, body, content_type):
     respondent, code = _started(app, issue)
-    token = csrf_token(respondent.client.get("/start").text)
+    token = csrf_token(respondent.client.get("/q/1").text)
     headers = {"X-CSRFToken": token, "Content-Type": content_type}
     reply = respondent.client.post("/draft", data=body, headers=headers)
     assert reply.status_code < 500
@@ -172,7 +172,7 @@ def test_any_request_to_any_endpoint(
     respondent, code = _started(app, issue)
     headers = {"Content-Type": content_type} if content_type else {}
     if with_token:
-        token = csrf_token(respondent.client.get("/start").text)
+        token = csrf_token(respondent.client.get("/q/1").text)
         headers["X-CSRFToken"] = token
     reply = respondent.client.open(
         path, method=method, query_string=query, data=body, headers=headers

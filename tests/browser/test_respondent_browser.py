@@ -46,7 +46,7 @@ def test_whole_questionnaire_on_a_phone(phone, live_server, live_app, new_code, 
     page.goto(f"{live_server}/r/{new_code('parent')}")
     assert page.locator("html").get_attribute("lang") == "zh-Hans"
     assert fits_the_screen(page)
-    page.locator("button.primary").click()
+    page.locator(".primary").click()
     total = len(questionnaire_for("parent").items_for("parent"))
     unfit: list[str] = []
     answered = answer_to_review(
@@ -66,7 +66,7 @@ def test_resume_after_the_page_is_closed(browser, live_server, live_app, new_cod
     first = browser.new_context(viewport={"width": 360, "height": 640}, locale="en-US")
     page = first.new_page()
     page.goto(f"{live_server}/r/{code}")
-    page.locator("button.primary").click()
+    page.locator(".primary").click()
     answer_current_screen(page, choice=1)
     page.locator("button[value=next]").click()
     page.wait_for_url("**/q/2")
@@ -85,7 +85,7 @@ def test_resume_after_the_page_is_closed(browser, live_server, live_app, new_cod
     page = again.new_page()
     page.goto(f"{live_server}/r/{code}")
     assert "Continue where I stopped" in page.content()
-    page.locator("button.primary").click()
+    page.locator(".primary").click()
     page.wait_for_url("**/q/2")
     first_question = page.locator("fieldset.question").first
     assert first_question.locator("input[type=radio]").nth(2).is_checked()
@@ -98,7 +98,7 @@ def test_resume_after_the_page_is_closed(browser, live_server, live_app, new_cod
     other = browser.new_context(viewport={"width": 360, "height": 640}, locale="en-US")
     page = other.new_page()
     page.goto(f"{live_server}/r/{code}")
-    page.locator("button.primary").click()
+    page.locator(".primary").click()
     page.wait_for_url("**/q/2")
     assert page.locator("input[type=radio]:checked").count() == 0
     page.goto(f"{live_server}/q/1")
@@ -113,7 +113,7 @@ def test_uyghur_page_renders_right_to_left(phone, live_server, new_code, tmp_pat
     assert html.get_attribute("dir") == "rtl"
     assert html.get_attribute("lang") == "ug"
     assert page.evaluate("getComputedStyle(document.body).direction") == "rtl"
-    page.locator("button.primary").click()
+    page.locator(".primary").click()
     legend = page.locator("fieldset.question legend").first
     assert legend.evaluate("el => getComputedStyle(el).direction") == "rtl"
     # Right-to-left layout: the first answer's radio sits at the right edge of its row.
@@ -129,7 +129,7 @@ def test_used_code_is_refused(phone, live_server, live_app, new_code):
     code = new_code("parent")
     page = phone.new_page()
     page.goto(f"{live_server}/r/{code}")
-    page.locator("button.primary").click()
+    page.locator(".primary").click()
     answer_to_review(page)
     page.locator("#submit").click()
     page.wait_for_url("**/thanks")
@@ -147,8 +147,8 @@ def test_works_without_javascript(browser, live_server, live_app, new_code):
     page = context.new_page()
     page.goto(f"{live_server}/")
     page.fill("#code", new_code("student", "primary").lower())
-    page.locator("button.primary").click()
-    page.locator("button.primary").click()
+    page.locator(".primary").click()
+    page.locator(".primary").click()
     answer_to_review(page, choice=3)
     page.locator("#submit").click()
     page.wait_for_url("**/thanks")
@@ -159,7 +159,7 @@ def test_works_without_javascript(browser, live_server, live_app, new_code):
 def test_keyboard_alone_can_answer(phone, live_server, new_code):
     page = phone.new_page()
     page.goto(f"{live_server}/r/{new_code('resident')}")
-    page.locator("button.primary").focus()
+    page.locator(".primary").focus()
     page.keyboard.press("Enter")
     page.wait_for_url("**/q/1")
     first_radio = page.locator("fieldset.question").first.locator("input[type=radio]")
@@ -181,7 +181,7 @@ def test_simultaneous_submits_store_one_response(browser, live_server, live_app,
     context = browser.new_context(viewport={"width": 360, "height": 640})
     page = context.new_page()
     page.goto(f"{live_server}/r/{new_code('parent')}")
-    page.locator("button.primary").click()
+    page.locator(".primary").click()
     answer_to_review(page)
     token = page.locator("#submit-form input[name=csrf_token]").get_attribute("value")
     cookie = "; ".join(f"{c['name']}={c['value']}" for c in context.cookies())
@@ -220,7 +220,7 @@ def test_simultaneous_submits_store_one_response(browser, live_server, live_app,
 def test_next_question_comes_up_after_a_choice(phone, live_server, new_code):
     page = phone.new_page()
     page.goto(f"{live_server}/r/{new_code('parent')}")
-    page.locator("button.primary").click()
+    page.locator(".primary").click()
     page.wait_for_url("**/q/1")
     page.wait_for_load_state("load")  # the deferred script listens for choices from here
     questions = page.locator("fieldset.question")
