@@ -48,7 +48,10 @@ from datetime import UTC, datetime
 from survey_app import create_app
 from survey_app.demo import demo_campaign, schools_for_group
 from survey_app.extensions import db
-from survey_app.issuing import issue_codes
+try:
+    from survey_app.plan.issuing import issue_codes
+except ImportError:  # a tree from before 2026-12-02 (bench --app-dir)
+    from survey_app.issuing import issue_codes
 
 n = int(sys.argv[1])
 app = create_app()

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # before bench/ana
 
 import harness  # noqa: E402
 from psycopg import sql as pg_sql  # noqa: E402
-from respondents import endpoint, parse_form  # noqa: E402
+from respondents import endpoint, next_step  # noqa: E402
 
 
 class Counters:
@@ -64,10 +64,10 @@ def walk(client: Any, code: str, rng: random.Random, counters: Counters, log: An
             continue
         if path == "/thanks" or response.status_code != 200:
             return requests
-        form = parse_form(response.get_data(as_text=True), path)
-        if form is None:
-            raise RuntimeError(f"no form on {path}")
-        method, path, data = "POST", form.action, form.answers(rng)
+        step = next_step(response.get_data(as_text=True), path, rng)
+        if step is None:
+            raise RuntimeError(f"no form or next link on {path}")
+        method, path, data = step
 
 
 def server_statements(

@@ -87,6 +87,18 @@ def parse_form(page: str, current_path: str) -> Form | None:
     return None
 
 
+def next_step(
+    page: str, current_path: str, rng: random.Random
+) -> tuple[str, str, dict[str, str] | None] | None:
+    """What a respondent does on ``page``: post its form with answers, or follow its
+    next link (the welcome screen's start button); None if the page offers neither."""
+    form = parse_form(page, current_path)
+    if form is not None:
+        return "POST", form.action, form.answers(rng)
+    onward = _NEXT_LINK.search(page)
+    return None if onward is None else ("GET", html.unescape(onward.group(1)), None)
+
+
 def endpoint(path: str) -> str:
     """A path without the code in it, for per-endpoint counts (/r/<code> -> /r/*)."""
     return "/r/*" if path.startswith("/r/") else path
@@ -243,14 +255,10 @@ class Client:
                     return
                 if status not in (200, 422):  # 422: a screen with unanswered questions
                     raise Stop(f"{method} {endpoint(path)}: HTTP {status}")
-                form = parse_form(body, path)
-                if form is not None:
-                    method, path, data = "POST", form.action, form.answers(self.rng)
-                    continue
-                onward = _NEXT_LINK.search(body)  # the welcome screen's start button
-                if onward is None:
+                step = next_step(body, path, self.rng)
+                if step is None:
                     raise Stop(f"no form or next link on {endpoint(path)}")
-                method, path, data = "GET", html.unescape(onward.group(1)), None
+                method, path, data = step
 
 
 def percentile(values: list[float], fraction: float) -> float:

@@ -13,9 +13,9 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from survey_app import demo
-from survey_app.issuing import issue_codes
+from survey_app.plan.issuing import issue_codes
 from survey_app.transactions import committed
-from survey_app.vocabulary import RESPONDENT_GROUPS
+from survey_app.vocabulary import READING_LEVELS, RESPONDENT_GROUPS, STUDENT
 
 demo_cli = AppGroup("demo", help="The demo county.")
 questionnaires_cli = AppGroup("questionnaires", help="Questionnaire definitions.")
@@ -49,8 +49,8 @@ def demo_codes(respondent_group: str, count: int) -> None:
         for _index in range(count):
             school = chooser.choice(schools)
             level = None
-            if respondent_group == "student" and school.level == "nine_year":
-                level = chooser.choice(("primary", "junior"))  # grades 3-6 or 7-9
+            if respondent_group == STUDENT and school.level == "nine_year":
+                level = chooser.choice(READING_LEVELS)  # grades 3-6 or 7-9
             (code,) = issue_codes(school, respondent_group, 1, reading_level=level)
             lines.append(f"{code}  {base}/r/{code}")
     click.echo("\n".join(lines))  # printed once stored: a printed code always works

@@ -11,9 +11,9 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-DEFAULT_SECRET_KEY = "dev-only-insecure-secret"  # noqa: S105 - refused outside debug/testing
+from survey_app.vocabulary import LANGUAGES
 
-LANGUAGES = ("zh_Hans", "zh_Hant", "en", "ug")
+DEFAULT_SECRET_KEY = "dev-only-insecure-secret"  # noqa: S105 - refused outside debug/testing
 
 
 class ConfigError(RuntimeError):

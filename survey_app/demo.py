@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from survey_app.extensions import db
 from survey_app.models import Campaign, GroupPopulation, School, Stratum
+from survey_app.vocabulary import STUDENT, stratum_code
 
 DEMO_COUNTY_CODE = "659999"
 DEMO_COUNTY_NAME = "示范县"
@@ -100,7 +101,7 @@ def seed_demo_county(now: datetime | None = None, seed: int = 20261124) -> Campa
         if key not in strata:
             strata[key] = Stratum(
                 campaign_id=campaign.id,
-                code=f"{shape.location}-{shape.level}",
+                code=stratum_code(shape.location, shape.level),
                 location=shape.location,
                 school_level=shape.level,
             )
@@ -155,6 +156,6 @@ def schools_for_group(campaign: Campaign, respondent_group: str) -> list[School]
             select(School).where(School.campaign_id == campaign.id).order_by(School.id)
         )
     )
-    if respondent_group == "student":
+    if respondent_group == STUDENT:
         return [s for s in schools if s.level != "teaching_point" or s.enrolment >= 20]
     return schools

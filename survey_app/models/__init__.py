@@ -2,8 +2,9 @@
 
 from survey_app.models.base import Base
 from survey_app.models.campaign import Campaign, GroupPopulation, Stratum
+from survey_app.models.code import OneTimeCode
 from survey_app.models.frame import School
-from survey_app.models.response import Answer, OneTimeCode, Response
+from survey_app.models.response import Answer, Response
 
 __all__ = [
     "Answer",

@@ -1,16 +1,11 @@
-"""One-time codes, drafts in progress, and the stored anonymous responses.
+"""The stored anonymous responses and their answers.
 
 Anonymity by construction
 -------------------------
-* A :class:`OneTimeCode` knows the campaign, group, school and stratum it was issued for,
-  never a person: who received which QR slip is not recorded anywhere. Only a SHA-256
-  digest of the code is stored, so a database dump cannot be turned back into links.
 * A :class:`Response` has no foreign key to its code and no column a code could be
   matched on: at submission the response is written from the code's *sampling cell*
   (campaign, group, school, stratum, reading level), the code is marked ``used`` without
-  a timestamp and its draft is erased in the same transaction.
-* Saved answers are shown only to the browser that started them (``resume_digest``):
-  another phone with the same slip may continue, but sees none of them.
+  a timestamp and its draft is erased in the same transaction (see ``models/code.py``).
 * No table has a column for a name, a phone number or an IP address; rate limiting keys
   on a keyed hash of the address held only in the limiter's expiring store.
 * The submission time is kept to the minute (for burst detection); with many codes per
@@ -35,17 +30,14 @@ questionnaire versions need no schema change.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import (
-    JSON,
     CheckConstraint,
     DateTime,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
     Integer,
-    LargeBinary,
     SmallInteger,
     String,
     Text,
@@ -54,47 +46,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from survey_app.models.base import Base
-from survey_app.models.campaign import Campaign
-from survey_app.models.frame import School
-from survey_app.vocabulary import CODE_STATUSES, READING_LEVELS, RESPONDENT_GROUPS, sql_in
-
-
-class OneTimeCode(Base):
-    """A single-use access code for one sampled respondent slot (not a person)."""
-
-    __tablename__ = "one_time_code"
-    __table_args__ = (
-        CheckConstraint(sql_in("respondent_group", RESPONDENT_GROUPS), name="respondent_group"),
-        CheckConstraint(sql_in("status", CODE_STATUSES), name="status"),
-        CheckConstraint(
-            "reading_level IS NULL OR " + sql_in("reading_level", READING_LEVELS),
-            name="reading_level",
-        ),
-        ForeignKeyConstraint(
-            ["school_id", "campaign_id"],
-            ["school.id", "school.campaign_id"],
-            name="fk_one_time_code_school_same_campaign",
-        ),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    digest: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)  # sha256(code)
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
-    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"), index=True)
-    respondent_group: Mapped[str] = mapped_column(String(12))
-    reading_level: Mapped[str | None] = mapped_column(String(8))
-    status: Mapped[str] = mapped_column(String(8), default="issued")
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # The answers given so far, saved page by page: {"lang": .., "answers": {item: code}, ..}.
-    # Erased (SQL NULL) when the response is submitted.
-    draft: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
-    # SHA-256 of a random token held in the cookie of the browser that opened the code
-    # first: only that browser is shown the saved answers (a school that kept the slip
-    # can finish the questionnaire, as it could anyway, but cannot read the answers).
-    resume_digest: Mapped[bytes | None] = mapped_column(LargeBinary(32))
-
-    school: Mapped[School] = relationship(foreign_keys=[school_id])
-    campaign: Mapped[Campaign] = relationship(foreign_keys=[campaign_id])
+from survey_app.vocabulary import RESPONDENT_GROUPS, sql_in
 
 
 class Response(Base):

@@ -16,8 +16,8 @@ from questionnaires import questionnaire_for
 from survey_app.codes import code_digest, normalise_code
 from survey_app.demo import seed_demo_county
 from survey_app.extensions import db
-from survey_app.issuing import issue_codes
 from survey_app.models import Campaign, OneTimeCode, School
+from survey_app.plan.issuing import issue_codes
 
 _TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from survey_app.extensions import db
 from survey_app.models import GroupPopulation, OneTimeCode, School, Stratum
-from survey_app.vocabulary import RESPONDENT_GROUPS
+from survey_app.vocabulary import LOCATIONS, RESPONDENT_GROUPS, SCHOOL_LEVELS
 
 
 def test_demo_seed_builds_a_realistic_county(runner, app_ctx):
@@ -14,8 +14,8 @@ def test_demo_seed_builds_a_realistic_county(runner, app_ctx):
     assert result.exit_code == 0, result.output
     schools = db.session.scalars(select(School)).all()
     assert 35 <= len(schools) <= 45
-    assert {s.level for s in schools} == {"primary", "junior", "nine_year", "teaching_point"}
-    assert {s.location for s in schools} == {"urban", "town", "rural"}
+    assert {s.level for s in schools} == set(SCHOOL_LEVELS)
+    assert {s.location for s in schools} == set(LOCATIONS)
     assert all(s.enrolment > 0 and s.teachers > 0 for s in schools)
     rows = db.session.execute(select(GroupPopulation.respondent_group, GroupPopulation.population))
     populations = {group: count for group, count in rows}

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask
@@ -18,10 +17,10 @@ from sqlalchemy import delete, event, func, select
 
 from questionnaires import questionnaire_for
 from survey_app.extensions import db
-from survey_app.issuing import issue_codes
 from survey_app.models import Answer, Campaign, OneTimeCode, Response, School, Stratum
 from tests.app.conftest import Respondent, csrf_token
 from tests.conftest import make_app, migrate_to_head
+from tests.factories import make_campaign, make_codes, make_school
 
 URL = os.environ.get("TEST_DATABASE_URL", "")
 pytestmark = pytest.mark.skipif(
@@ -34,40 +33,14 @@ def live(tmp_path) -> Iterator[tuple[Flask, Callable[[], str]]]:
     app = make_app(URL)
     migrate_to_head(app)
     with app.app_context():
-        now = datetime.now(UTC)
-        campaign = Campaign(
-            county_code="RACE01",
-            county_name="race",
-            stage="self",
-            status="open",
-            opens_at=now - timedelta(days=1),
-            closes_at=now + timedelta(days=1),
-            resident_population=1000,
-        )
-        db.session.add(campaign)
-        db.session.flush()
-        stratum = Stratum(
-            campaign_id=campaign.id, code="s", location="rural", school_level="primary"
-        )
-        db.session.add(stratum)
-        db.session.flush()
-        school = School(
-            campaign_id=campaign.id,
-            stratum_id=stratum.id,
-            code="race-school",
-            name="race",
-            level="primary",
-            location="rural",
-            enrolment=100,
-            teachers=8,
-        )
-        db.session.add(school)
+        campaign = make_campaign(county_name="race")
+        school = make_school(campaign)
         db.session.commit()
         campaign_id, school_id = campaign.id, school.id
 
     def new_code() -> str:
         with app.app_context():
-            (code,) = issue_codes(db.session.get(School, school_id), "parent", 1)
+            (code,) = make_codes(db.session.get(School, school_id))
             db.session.commit()
             return code
 

@@ -434,11 +434,11 @@ def test_a_late_second_submit_shows_the_thank_you_page(app, respondent, issue):
 
 
 def test_nine_year_school_student_codes_need_a_reading_level(campaign):
-    from survey_app.issuing import issue_codes
     from survey_app.models import School
+    from survey_app.plan.issuing import ReadingLevelRequired, issue_codes
 
     school = db.session.scalars(select(School).filter_by(level="nine_year")).first()
-    with pytest.raises(ValueError, match="reading level"):
+    with pytest.raises(ReadingLevelRequired):
         issue_codes(school, "student", 1)
     issue_codes(school, "student", 1, reading_level="junior")
 

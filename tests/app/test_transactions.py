@@ -14,20 +14,22 @@ from survey_app.models import Campaign
 from survey_app.transactions import committed
 from tests.conftest import make_app
 
+NOW = datetime.now(UTC)
+
 
 class Refused(Exception):
     """A named exception that an error handler turns into a page."""
 
 
 def _campaign(name: str) -> Campaign:
-    now = datetime.now(UTC)
+    """A campaign not yet flushed (the views under test add and flush it themselves)."""
     return Campaign(
         county_code="TX0001",
         county_name=name,
         stage="self",
         status="draft",
-        opens_at=now,
-        closes_at=now + timedelta(days=1),
+        opens_at=NOW,
+        closes_at=NOW + timedelta(days=1),
         resident_population=1,
     )
 

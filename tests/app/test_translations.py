@@ -13,8 +13,11 @@ import pytest
 from babel.messages.catalog import Catalog, Message
 from babel.messages.pofile import read_po
 
+from survey_app.vocabulary import LANGUAGES
+
 TRANSLATIONS = Path(__file__).resolve().parents[2] / "translations"
-LOCALES = ("zh_Hans", "zh_Hant", "ug")
+# Every language of the vocabulary but English, the language the strings are written in.
+LOCALES = tuple(language for language in LANGUAGES if language != "en")
 
 # Named printf-style placeholders, as used with gettext keyword arguments: %(n)d, %(name)s …
 _PLACEHOLDER = re.compile(r"%\([A-Za-z_][A-Za-z0-9_]*\)[-#0 +]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa]")

@@ -64,8 +64,8 @@ def new_code(live_app: Flask) -> Callable[..., str]:
     from sqlalchemy import select
 
     from survey_app.extensions import db
-    from survey_app.issuing import issue_codes
     from survey_app.models import School
+    from survey_app.plan.issuing import issue_codes
 
     def _new_code(group: str = "parent", school_level: str = "primary") -> str:
         with live_app.app_context():

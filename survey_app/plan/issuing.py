@@ -7,6 +7,12 @@ from datetime import datetime
 from survey_app.codes import code_digest, new_code, normalise_code
 from survey_app.extensions import db
 from survey_app.models import OneTimeCode, School
+from survey_app.vocabulary import STUDENT
+
+
+class ReadingLevelRequired(Exception):
+    """Student codes at a nine-year school (grades 3-9 in one school) need the pupils'
+    reading level: their grade decides which questionnaire they answer."""
 
 
 def issue_codes(
@@ -22,10 +28,9 @@ def issue_codes(
     The plain codes exist only in the return value (for printing on slips); the
     database keeps their digests.
     """
-    if respondent_group == "student" and reading_level is None:
+    if respondent_group == STUDENT and reading_level is None:
         if school.level == "nine_year":
-            # Grades 3-9 in one school: the pupil's grade decides, so it must be given.
-            raise ValueError("a student code at a nine-year school needs a reading level")
+            raise ReadingLevelRequired(school.code)
         reading_level = "junior" if school.level == "junior" else "primary"
     codes: list[str] = []
     for _index in range(n):
@@ -38,7 +43,7 @@ def issue_codes(
                 campaign_id=school.campaign_id,
                 school_id=school.id,
                 respondent_group=respondent_group,
-                reading_level=reading_level if respondent_group == "student" else None,
+                reading_level=reading_level if respondent_group == STUDENT else None,
                 expires_at=expires_at,
                 status="issued",
             )

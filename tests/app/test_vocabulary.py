@@ -1,0 +1,38 @@
+"""One vocabulary: the codes the models, questionnaires, command line and demo share."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from questionnaires import load_all, vocabulary
+from survey_app.extensions import db
+from survey_app.models import Stratum
+from survey_app.vocabulary import (
+    GROUP_LABELS,
+    LANGUAGES,
+    READING_LEVELS,
+    RESPONDENT_GROUPS,
+    stratum_code,
+)
+
+
+def test_who_answers_is_defined_once_by_the_questionnaire_schema():
+    assert vocabulary("group") == RESPONDENT_GROUPS
+    assert vocabulary("reading_level") == READING_LEVELS
+    assert vocabulary("language") == LANGUAGES
+    assert LANGUAGES[0] == "zh_Hans"  # the primary language
+    assert set(GROUP_LABELS) == set(RESPONDENT_GROUPS)
+
+
+def test_every_questionnaire_speaks_the_vocabulary():
+    for questionnaire in load_all().values():
+        assert set(questionnaire.groups) <= set(RESPONDENT_GROUPS)
+        assert set(questionnaire.languages) <= set(LANGUAGES)
+
+
+def test_strata_are_named_location_level(campaign):
+    strata = db.session.scalars(select(Stratum).filter_by(campaign_id=campaign.id)).all()
+    assert strata
+    for stratum in strata:
+        assert stratum.code == stratum_code(stratum.location, stratum.school_level)
+    assert stratum_code("rural", "primary") == "rural-primary"
