@@ -32,7 +32,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from survey_app import cli, errors, i18n, log_redaction, security, transactions
     from survey_app.database import configure_engine
     from survey_app.extensions import csrf, db, migrate
-    from survey_app.respond.code_entry_limits import code_entry_limits
+    from survey_app.rate_limits import rate_limits
     from survey_app.respond.views import bp as respond_bp
 
     db.init_app(app)
@@ -43,11 +43,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app, db, directory=os.path.join(PROJECT_ROOT, "migrations"), render_as_batch=True
     )
     csrf.init_app(app)
-    code_entry_limits.init_app(app)
+    rate_limits.init_app(app)
     i18n.init_app(app)
     security.init_app(app)
     errors.init_app(app)
     app.register_blueprint(respond_bp)
+    from survey_app.auth import views as auth_views
+    from survey_app.plan.views import bp as plan_bp
+
+    auth_views.init_app(app)
+    app.register_blueprint(plan_bp)
     if app.config["PROXY_COUNT"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

@@ -82,6 +82,21 @@ def questionnaires_publish(key: str) -> None:
     click.echo(f"Published {path.name}.")
 
 
+@demo_cli.command("logins")
+def demo_logins() -> None:
+    """Give the demo's admin, supervisor and evaluator new random passwords and print them
+    (made if missing; no password is kept anywhere but in this output)."""
+    if demo.demo_campaign() is None:
+        raise click.ClickException("No demo county: run `flask --app wsgi demo seed` first.")
+    with committed():
+        logins = demo.reset_demo_accounts()
+    for role, email, password in logins:
+        click.echo(f"{role:<10}  {email:<26}  {password}")
+
+
 def init_app(app: Flask) -> None:
+    from survey_app.auth.cli import users_cli
+
+    app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(questionnaires_cli)

@@ -66,6 +66,9 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         # look-ups (a flood: refused outright; far above a school's rush on one Wi-Fi).
         "CODE_ENTRY_LIMIT": os.environ.get("CODE_ENTRY_LIMIT", "30 per minute;300 per hour"),
         "CODE_FLOOD_LIMIT": os.environ.get("CODE_FLOOD_LIMIT", "3000 per minute"),
+        # Failed staff sign-ins per address and per account (survey_app/auth/login_limits.py).
+        "LOGIN_LIMIT": os.environ.get("LOGIN_LIMIT", "10 per minute;100 per hour"),
+        "LOGIN_ACCOUNT_LIMIT": os.environ.get("LOGIN_ACCOUNT_LIMIT", "20 per hour"),
         # Reverse proxies in front of the app (nginx: 1); their X-Forwarded-For is trusted.
         "PROXY_COUNT": int(os.environ.get("PROXY_COUNT", "0")),
         "BABEL_DEFAULT_LOCALE": "zh_Hans",

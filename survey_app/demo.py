@@ -7,16 +7,18 @@ China: a few large urban schools, town schools, many small rural schools and 教
 from __future__ import annotations
 
 import random
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
 from survey_app.extensions import db
-from survey_app.models import Campaign, GroupPopulation, School, Stratum
+from survey_app.models import Campaign, GroupPopulation, School, Stratum, User
 from survey_app.vocabulary import STUDENT, stratum_code
 
 DEMO_COUNTY_CODE = "659999"
+DEMO_CAMPAIGN_KEY = "demo"
 DEMO_COUNTY_NAME = "示范县"
 
 
@@ -83,6 +85,7 @@ def seed_demo_county(now: datetime | None = None, seed: int = 20261124) -> Campa
     now = now or datetime.now(UTC)
     rng = random.Random(seed)  # noqa: S311 - reproducible demo data, not a secret
     campaign = Campaign(
+        key=DEMO_CAMPAIGN_KEY,
         county_code=DEMO_COUNTY_CODE,
         county_name=DEMO_COUNTY_NAME,
         stage="self",
@@ -142,6 +145,31 @@ def seed_demo_county(now: datetime | None = None, seed: int = 20261124) -> Campa
     )
     db.session.flush()
     return campaign
+
+
+DEMO_ACCOUNTS = (
+    ("admin", "admin@demo.invalid"),
+    ("supervisor", "supervisor@demo.invalid"),
+    ("evaluator", "evaluator@demo.invalid"),
+)
+
+
+def reset_demo_accounts() -> list[tuple[str, str, str]]:
+    """(role, e-mail, password) of the demo's accounts, each with a new random password;
+    the supervisor and the evaluator are given the demo campaign."""
+    from survey_app.auth.services import create_user, set_password
+
+    logins = []
+    for role, email in DEMO_ACCOUNTS:
+        password = secrets.token_urlsafe(12)
+        user = db.session.scalar(select(User).where(User.email == email))
+        if user is None:
+            keys = () if role == "admin" else (DEMO_CAMPAIGN_KEY,)
+            create_user(email, role, password, keys)
+        else:
+            set_password(user, password)
+        logins.append((role, email, password))
+    return logins
 
 
 def demo_campaign() -> Campaign | None:

@@ -7,6 +7,7 @@ import hmac
 
 from flask import current_app, request
 from flask_babel import Babel
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
@@ -14,11 +15,16 @@ from flask_wtf.csrf import CSRFProtect
 from survey_app.models.base import Base
 
 
+def keyed_hash(text: str) -> str:
+    """A keyed hash of ``text`` (an address, an e-mail), for counters that must not hold
+    the text itself."""
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()[:32]
+
+
 def client_fingerprint() -> str:
     """Rate-limit key: a keyed hash of the client address, so no raw IP is kept anywhere."""
-    address = request.remote_addr or "unknown"
-    key = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(key, address.encode(), hashlib.sha256).hexdigest()[:32]
+    return keyed_hash(request.remote_addr or "unknown")
 
 
 # A session lives for one request: objects need not be re-read after its one commit.
@@ -26,3 +32,4 @@ db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 csrf = CSRFProtect()
 babel = Babel()
+login_manager = LoginManager()

@@ -24,6 +24,9 @@ CAMPAIGN_STATUSES = ("draft", "open", "closed")
 SCHOOL_LEVELS = ("primary", "junior", "nine_year", "teaching_point")
 LOCATIONS = ("urban", "town", "rural")  # 城区 / 镇区 / 乡村
 CODE_STATUSES = ("issued", "used", "void")
+# Staff: admin sees everything; a supervisor (督导) runs the fieldwork of the campaigns
+# given to them; an evaluator (评估组) reads results of theirs, never codes or answers.
+STAFF_ROLES = ("admin", "supervisor", "evaluator")
 
 GROUP_LABELS = {
     "student": _l("Student"),
@@ -38,18 +41,43 @@ GROUP_LABELS = {
 
 __all__ = [
     "CAMPAIGN_STATUSES",
+    "CAMPAIGN_STATUS_LABELS",
     "CODE_STATUSES",
     "GROUP_LABELS",
     "LANGUAGES",
     "LOCATIONS",
+    "LOCATION_LABELS",
     "READING_LEVELS",
     "RESPONDENT_GROUPS",
+    "ROLE_LABELS",
     "SCHOOL_LEVELS",
+    "SCHOOL_LEVEL_LABELS",
+    "STAFF_ROLES",
     "STAGES",
+    "STAGE_LABELS",
     "STUDENT",
     "sql_in",
     "stratum_code",
 ]
+
+STAGE_LABELS = {
+    "self": _l("County self-evaluation"),
+    "provincial": _l("Provincial supervision"),
+    "national": _l("National certification"),
+}
+CAMPAIGN_STATUS_LABELS = {"draft": _l("In preparation"), "open": _l("Open"), "closed": _l("Closed")}
+ROLE_LABELS = {
+    "admin": _l("Administrator"),
+    "supervisor": _l("Supervisor"),
+    "evaluator": _l("Evaluator"),
+}
+LOCATION_LABELS = {"urban": _l("Urban"), "town": _l("Town"), "rural": _l("Rural")}
+SCHOOL_LEVEL_LABELS = {
+    "primary": _l("Primary school"),
+    "junior": _l("Junior secondary school"),
+    "nine_year": _l("Nine-year school"),
+    "teaching_point": _l("Teaching point"),
+}
 
 
 def stratum_code(location: str, school_level: str) -> str:

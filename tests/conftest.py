@@ -115,7 +115,7 @@ def _transaction(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     app: Flask = request.getfixturevalue("app")
     from survey_app.extensions import db
-    from survey_app.respond.code_entry_limits import code_entry_limits
+    from survey_app.rate_limits import rate_limits
 
     with app.app_context():
         connection = db.engine.connect()
@@ -128,7 +128,7 @@ def _transaction(request: pytest.FixtureRequest) -> Iterator[None]:
                 "class_": ConnectionBoundSession,
             }
         )
-        code_entry_limits.reset()
+        rate_limits.reset()
         try:
             yield
         finally:

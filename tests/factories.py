@@ -22,8 +22,10 @@ _serial = itertools.count(1)
 def make_campaign(*, open_now: bool = True, **columns: Any) -> Campaign:
     """A campaign of a test county; open for fieldwork now unless ``open_now`` is false."""
     now = datetime.now(UTC)
+    serial = next(_serial)
     values: dict[str, Any] = {
-        "county_code": f"T{next(_serial):05d}",
+        "key": f"test-{serial}",
+        "county_code": f"T{serial:05d}",
         "county_name": "测试县",
         "stage": "self",
         "status": "open" if open_now else "draft",

@@ -5,14 +5,17 @@ from survey_app.models.campaign import Campaign, GroupPopulation, Stratum
 from survey_app.models.code import OneTimeCode
 from survey_app.models.frame import School
 from survey_app.models.response import Answer, Response
+from survey_app.models.user import CampaignAccess, User
 
 __all__ = [
     "Answer",
     "Base",
     "Campaign",
+    "CampaignAccess",
     "GroupPopulation",
     "OneTimeCode",
     "Response",
     "School",
     "Stratum",
+    "User",
 ]

@@ -26,9 +26,12 @@ class Campaign(Base):
         CheckConstraint(sql_in("stage", STAGES), name="stage"),
         CheckConstraint(sql_in("status", CAMPAIGN_STATUSES), name="status"),
         CheckConstraint("closes_at > opens_at", name="window"),
+        CheckConstraint("key <> ''", name="key"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # How staff and the command line name a campaign (--campaign KEY), e.g. 2026-hx-self.
+    key: Mapped[str] = mapped_column(String(40), unique=True)
     county_code: Mapped[str] = mapped_column(String(12))  # GB/T 2260 administrative code
     county_name: Mapped[str] = mapped_column(String(80))
     stage: Mapped[str] = mapped_column(String(16))

@@ -23,12 +23,8 @@ from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 
 from questionnaires import Item, Questionnaire
-from survey_app.respond import services
-from survey_app.respond.code_entry_limits import (
-    TooManyLookUps,
-    TooManyWrongCodes,
-    code_entry_limits,
-)
+from survey_app.respond import code_entry_limits, services
+from survey_app.respond.code_entry_limits import TooManyLookUps, TooManyWrongCodes
 from survey_app.respond.forms import CodeEntryForm, ConfirmForm
 from survey_app.respond.screens import item_views
 from survey_app.respond.services import CodeState

@@ -493,3 +493,15 @@ def test_a_visitor_cannot_erase_the_saved_comment(app, issue, make_respondent):
     assert code_row(code).draft["comment"] == "老师很负责"
     owner.answer(len(pages), last, comment="")  # the owner saw it and cleared it
     assert code_row(code).draft["comment"] == ""
+
+
+def test_reading_a_screen_leaves_the_session_cookie_alone(respondent, issue):
+    """A page view changes nothing in the session, so no Set-Cookie is sent (a cheaper
+    response, and nothing — Flask-Login's session protection, say — marks it changed)."""
+    assert respondent.client.get(f"/r/{issue('parent')}").status_code == 302  # sets it
+    # The first page with a form keeps the CSRF secret in the session, once.
+    views = [("/start", False), ("/q/1", True), ("/q/2", False), ("/q/1", False)]
+    for path, changes_session in [*views, ("/review", False)]:
+        reply = respondent.client.get(path)
+        assert reply.status_code == 200
+        assert ("Set-Cookie" in reply.headers) == changes_session, path

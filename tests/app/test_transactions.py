@@ -24,6 +24,7 @@ class Refused(Exception):
 def _campaign(name: str) -> Campaign:
     """A campaign not yet flushed (the views under test add and flush it themselves)."""
     return Campaign(
+        key=name,
         county_code="TX0001",
         county_name=name,
         stage="self",

@@ -1,0 +1,94 @@
+"""Default deny, proved on the URL map: every staff route refuses an anonymous visitor
+(to the sign-in page), a role its blueprint does not admit (403) and a campaign the
+user was not given (404), and opens for the right user.
+
+A route added to a staff blueprint is covered without editing this test; a route
+outside one must be listed in OPEN_TO_ALL or STAFF_ANY_ROLE, or the test fails.
+"""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from werkzeug.routing import Rule
+
+from survey_app.auth import services
+from survey_app.auth.access import CAMPAIGN_ARGUMENT, STAFF_BLUEPRINTS
+from survey_app.vocabulary import STAFF_ROLES
+from tests.app.conftest import csrf_token
+from tests.factories import make_campaign
+
+PASSWORD = "a long enough password"
+OPEN_TO_ALL = {"static", "auth.login", "auth.logout"}  # logout: a POST with a CSRF token
+STAFF_ANY_ROLE = {"auth.home"}
+
+
+def _staff_rules(app: Flask) -> list[Rule]:
+    rules = []
+    for rule in app.url_map.iter_rules():
+        blueprint = rule.endpoint.rpartition(".")[0]
+        if blueprint == "respond" or rule.endpoint in OPEN_TO_ALL:
+            continue
+        assert blueprint in STAFF_BLUEPRINTS or rule.endpoint in STAFF_ANY_ROLE, (
+            f"{rule.endpoint} ({rule.rule}) is neither a staff route nor listed as open"
+        )
+        rules.append(rule)
+    assert rules, "no staff routes found"
+    return rules
+
+
+def _url(rule: Rule, key: str) -> str:
+    unknown = set(rule.arguments) - {CAMPAIGN_ARGUMENT}
+    assert not unknown, f"{rule.endpoint}: give the walk a value for {unknown}"
+    values = {CAMPAIGN_ARGUMENT: key} if CAMPAIGN_ARGUMENT in rule.arguments else {}
+    return rule.build(values)[1]  # type: ignore[index]
+
+
+def _method(rule: Rule) -> str:
+    return "GET" if "GET" in (rule.methods or ()) else sorted(rule.methods or ())[0]
+
+
+@pytest.fixture
+def staff(app: Flask, campaign):
+    """One signed-in client per role, each given the demo campaign; and another campaign
+    none of them was given."""
+    other = make_campaign()
+    clients = {}
+    for role in STAFF_ROLES:
+        email = f"{role}@access.test"
+        services.create_user(email, role, PASSWORD, [] if role == "admin" else [campaign.key])
+        client = app.test_client()
+        token = csrf_token(client.get("/staff/login").text)
+        signed = client.post(
+            "/staff/login", data={"csrf_token": token, "email": email, "password": PASSWORD}
+        )
+        assert signed.status_code == 302
+        clients[role] = client
+    return clients, campaign, other
+
+
+def test_every_staff_route_refuses_an_anonymous_visitor(app, client, campaign):
+    for rule in _staff_rules(app):
+        url = _url(rule, campaign.key)
+        reply = client.open(url, method=_method(rule))
+        assert reply.status_code == 302, (rule.endpoint, reply.status_code)
+        assert reply.location.startswith("/staff/login?next="), rule.endpoint
+
+
+def test_every_staff_route_admits_only_its_roles_and_their_campaigns(app, staff):
+    clients, campaign, other = staff
+    for rule in _staff_rules(app):
+        blueprint = rule.endpoint.rpartition(".")[0]
+        admitted = STAFF_BLUEPRINTS.get(blueprint, STAFF_ROLES)
+        for role, client in clients.items():
+            mine = client.open(_url(rule, campaign.key), method=_method(rule)).status_code
+            if role not in admitted:
+                assert mine == 403, (rule.endpoint, role, mine)
+                continue
+            assert mine == 200, (rule.endpoint, role, mine)
+            if CAMPAIGN_ARGUMENT in rule.arguments:
+                theirs = client.open(_url(rule, other.key), method=_method(rule)).status_code
+                expected = 200 if role == "admin" else 404
+                assert theirs == expected, (rule.endpoint, role, theirs)
+                missing = client.open(_url(rule, "no-such-key"), method=_method(rule))
+                assert missing.status_code == 404, (rule.endpoint, role)
