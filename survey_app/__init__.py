@@ -29,7 +29,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app.json = BoundedJSONProvider(app)
 
-    from survey_app import cli, errors, i18n, log_redaction, security, transactions
+    from survey_app import cli, errors, i18n, log_redaction, security, transactions, untrusted
     from survey_app.database import configure_engine
     from survey_app.extensions import csrf, db, migrate
     from survey_app.rate_limits import rate_limits
@@ -42,6 +42,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     migrate.init_app(
         app, db, directory=os.path.join(PROJECT_ROOT, "migrations"), render_as_batch=True
     )
+    untrusted.init_app(app)  # before CSRFProtect: an upload's limit is raised first
     csrf.init_app(app)
     rate_limits.init_app(app)
     i18n.init_app(app)

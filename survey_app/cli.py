@@ -17,6 +17,13 @@ from survey_app.plan.issuing import issue_codes
 from survey_app.transactions import committed
 from survey_app.vocabulary import READING_LEVELS, RESPONDENT_GROUPS, STUDENT
 
+
+class CommandError(click.ClickException):
+    """A one-line refusal of bad input, with exit status 2 (as click's usage errors)."""
+
+    exit_code = 2
+
+
 demo_cli = AppGroup("demo", help="The demo county.")
 questionnaires_cli = AppGroup("questionnaires", help="Questionnaire definitions.")
 
@@ -96,7 +103,10 @@ def demo_logins() -> None:
 
 def init_app(app: Flask) -> None:
     from survey_app.auth.cli import users_cli
+    from survey_app.plan.cli import campaign_cli, plan_cli
 
     app.cli.add_command(users_cli)
+    app.cli.add_command(campaign_cli)
+    app.cli.add_command(plan_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(questionnaires_cli)

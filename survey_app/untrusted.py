@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from flask import Flask, current_app, request
 from flask.json.provider import DefaultJSONProvider
 
 # NUL and the other C0/C1 controls but tab and line breaks, and any surrogate code point:
@@ -74,3 +76,33 @@ class BoundedJSONProvider(DefaultJSONProvider):
             return json.loads(s, **kwargs)
         except RecursionError as error:  # pragma: no cover - the depth check comes first
             raise ValueError("JSON nested too deeply") from error
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def accepts_upload(max_bytes: int) -> Callable[[F], F]:
+    """Let one view take a body larger than ``MAX_CONTENT_LENGTH`` (a file upload).
+
+    The limit must be raised before anything reads the body, and CSRF protection reads
+    the form before any view or blueprint hook runs; so the view is marked here and
+    :func:`raise_body_limit` applies the mark first thing in the request.
+    """
+
+    def mark(view: F) -> F:
+        view.max_content_length = max_bytes  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def raise_body_limit() -> None:
+    view = current_app.view_functions.get(request.endpoint or "")
+    limit = getattr(view, "max_content_length", None)
+    if limit is not None:
+        request.max_content_length = limit
+
+
+def init_app(app: Flask) -> None:
+    """Register before CSRFProtect, whose check reads the form."""
+    app.before_request(raise_body_limit)

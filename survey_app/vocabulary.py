@@ -24,6 +24,7 @@ CAMPAIGN_STATUSES = ("draft", "open", "closed")
 SCHOOL_LEVELS = ("primary", "junior", "nine_year", "teaching_point")
 LOCATIONS = ("urban", "town", "rural")  # 城区 / 镇区 / 乡村
 CODE_STATUSES = ("issued", "used", "void")
+VERDICT_RULES = ("confidence", "point")  # analysis.RecognitionRule.verdict
 # Staff: admin sees everything; a supervisor (督导) runs the fieldwork of the campaigns
 # given to them; an evaluator (评估组) reads results of theirs, never codes or answers.
 STAFF_ROLES = ("admin", "supervisor", "evaluator")
@@ -55,6 +56,7 @@ __all__ = [
     "STAFF_ROLES",
     "STAGES",
     "STAGE_LABELS",
+    "VERDICT_RULES",
     "STUDENT",
     "sql_in",
     "stratum_code",

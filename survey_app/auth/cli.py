@@ -9,18 +9,13 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from survey_app.auth import services
+from survey_app.cli import CommandError
 from survey_app.extensions import db
 from survey_app.models import User
 from survey_app.transactions import committed
 from survey_app.vocabulary import STAFF_ROLES
 
 users_cli = AppGroup("users", help="Staff accounts.")
-
-
-class CommandError(click.ClickException):
-    """A one-line refusal with exit status 2 (bad input), as the other commands give."""
-
-    exit_code = 2
 
 
 def _password(from_stdin: bool) -> str:

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from survey_app.models.base import Base, as_utc
@@ -14,6 +23,7 @@ from survey_app.vocabulary import (
     RESPONDENT_GROUPS,
     SCHOOL_LEVELS,
     STAGES,
+    VERDICT_RULES,
     sql_in,
 )
 
@@ -27,6 +37,8 @@ class Campaign(Base):
         CheckConstraint(sql_in("status", CAMPAIGN_STATUSES), name="status"),
         CheckConstraint("closes_at > opens_at", name="window"),
         CheckConstraint("key <> ''", name="key"),
+        CheckConstraint("threshold > 0 AND threshold < 1", name="threshold"),
+        CheckConstraint(sql_in("verdict_rule", VERDICT_RULES), name="verdict_rule"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -39,6 +51,14 @@ class Campaign(Base):
     opens_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     closes_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     resident_population: Mapped[int] = mapped_column(Integer)
+    # The 85% rule as this province applies it (analysis.RecognitionRule): the threshold,
+    # and whether "met" needs the one-sided lower confidence bound at or above it
+    # ("confidence") or only the estimate ("point").
+    threshold: Mapped[float] = mapped_column(Float, default=0.85)
+    verdict_rule: Mapped[str] = mapped_column(String(12), default="confidence")
+    # Policy weight of each respondent group in the county score (group → weight, summing
+    # to 1); NULL: the national composition (parents 0.5, the other groups share 0.5).
+    policy_weights: Mapped[dict[str, float] | None] = mapped_column(JSON(none_as_null=True))
 
     strata: Mapped[list[Stratum]] = relationship(back_populates="campaign")
     group_populations: Mapped[list[GroupPopulation]] = relationship(back_populates="campaign")

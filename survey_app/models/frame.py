@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
     CheckConstraint,
     ForeignKey,
     ForeignKeyConstraint,
@@ -46,5 +47,8 @@ class School(Base):
     location: Mapped[str] = mapped_column(String(12))
     enrolment: Mapped[int] = mapped_column(Integer)
     teachers: Mapped[int] = mapped_column(Integer)
+    # Pupils per grade ("1" … "9" → count) when the frame gives them: students are drawn
+    # by grade (grades 3-6 read the primary questionnaire, 7-9 the junior one).
+    grade_enrolments: Mapped[dict[str, int] | None] = mapped_column(JSON(none_as_null=True))
 
     stratum: Mapped[Stratum] = relationship(foreign_keys=[stratum_id])

@@ -2,13 +2,56 @@
 
 from __future__ import annotations
 
-from flask import render_template
+from flask import redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_login import current_user
 
 from survey_app.auth.access import current_campaign, staff_blueprint
-from survey_app.plan import fieldwork
+from survey_app.plan import campaigns, fieldwork, frame_import, messages
+from survey_app.plan.forms import CampaignForm, FrameUploadForm
+from survey_app.untrusted import accepts_upload
+from survey_app.vocabulary import RESPONDENT_GROUPS
 
 bp = staff_blueprint("plan", __name__, roles=("admin", "supervisor"), url_prefix="/plan")
+FRAME_UPLOAD_LIMIT = 8 * 1024 * 1024  # a county's frame is tens of KB; a province's a few MB
+# CampaignRefused.field → the form's field (weights are refused as a whole: form errors)
+_FORM_FIELDS = {"population": "resident_population", "rule": "verdict_rule"}
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new_campaign() -> ResponseReturnValue:
+    form = CampaignForm()
+    status = 200
+    if form.validate_on_submit():
+        weights = {
+            group: float(getattr(form, f"weight_{group}").data)
+            for group in RESPONDENT_GROUPS
+            if getattr(form, f"weight_{group}").data is not None
+        }
+        settings = campaigns.CampaignSettings(
+            key=(form.key.data or "").strip(),
+            county_code=(form.county_code.data or "").strip(),
+            county_name=form.county_name.data or "",
+            stage=form.stage.data or "",
+            resident_population=form.resident_population.data or 0,
+            opens=form.opens.data,  # type: ignore[arg-type]
+            closes=form.closes.data,  # type: ignore[arg-type]
+            threshold=float(form.threshold.data or 0),
+            verdict_rule=form.verdict_rule.data or "",
+            policy_weights=weights or None,
+        )
+        try:
+            created = campaigns.create_campaign(settings, creator=current_user)  # type: ignore[arg-type]
+        except campaigns.CampaignRefused as refused:
+            field = getattr(form, _FORM_FIELDS.get(refused.field, refused.field), None)
+            errors = field.errors if field is not None else form.form_errors
+            errors.append(messages.campaign_refused(refused))
+            status = 422
+        else:
+            return redirect(url_for("plan.campaign", key=created.key))
+    elif request.method == "POST":
+        status = 422
+    return render_template("plan/new_campaign.html", form=form, groups=RESPONDENT_GROUPS), status
 
 
 @bp.route("/<key>/")
@@ -21,3 +64,34 @@ def campaign(key: str) -> ResponseReturnValue:
         strata=fieldwork.frame_by_stratum(chosen),
         codes=fieldwork.code_counts(chosen),
     )
+
+
+@bp.route("/<key>/frame", methods=["GET", "POST"])
+@accepts_upload(FRAME_UPLOAD_LIMIT)
+def import_frame(key: str) -> ResponseReturnValue:
+    """Upload the school frame; every problem of a rejected file is listed."""
+    chosen = current_campaign()
+    form = FrameUploadForm()
+    problems: list[str] = []
+    locked = None
+    status = 200
+    if form.validate_on_submit():
+        upload = form.frame.data
+        try:
+            frame_import.import_frame(chosen, upload.filename or "", upload.read())
+        except frame_import.FrameRejected as rejected:
+            problems, status = [messages.frame_problem(p) for p in rejected.problems], 422
+        except frame_import.FrameLocked as error:
+            locked, status = messages.frame_locked(error), 409
+        else:
+            return redirect(url_for("plan.campaign", key=chosen.key))
+    elif request.method == "POST":
+        status = 422
+    return render_template(
+        "plan/frame.html",
+        campaign=chosen,
+        form=form,
+        problems=problems,
+        locked=locked,
+        columns=frame_import.COLUMNS,
+    ), status

@@ -1,0 +1,135 @@
+"""Creating a campaign: one county's evaluation round at one stage, with its rule.
+
+Dates are calendar days in China's time (Asia/Shanghai): fieldwork opens at the start
+of ``opens`` and closes at the end of ``closes``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from survey_app.extensions import db
+from survey_app.models import Campaign, CampaignAccess, User
+from survey_app.vocabulary import RESPONDENT_GROUPS, STAGES, VERDICT_RULES
+
+CHINA = ZoneInfo("Asia/Shanghai")
+KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+COUNTY_CODE_PATTERN = re.compile(r"^\d{6}$")  # GB/T 2260
+
+
+# Why a campaign is refused: code → the English text (the command line's; the web form
+# shows the same in the staff's language, see ``plan/messages.py``).
+REASONS = {
+    "key_format": "1-40 lower-case letters, digits, - or _, starting with a letter or digit",
+    "key_taken": "a campaign with the key %(key)s exists already",
+    "county_code": "six digits (GB/T 2260 code of the county)",
+    "county_name": "1-80 characters",
+    "stage": f"one of {', '.join(STAGES)}",
+    "population": "a whole number of residents above 0",
+    "window": "the fieldwork cannot close before it opens",
+    "threshold": "a share between 0 and 1, e.g. 0.85",
+    "rule": f"one of {', '.join(VERDICT_RULES)}",
+    "weight_group": "unknown group %(group)s",
+    "weight_negative": "weights are shares of 0 or more",
+    "weight_sum": "the weights add up to %(total)s, not 1",
+}
+
+
+class CampaignRefused(Exception):
+    """A campaign cannot be created as asked: the ``field`` at fault and why (``code``)."""
+
+    def __init__(self, field_name: str, code: str, **params: str) -> None:
+        self.field = field_name
+        self.code = code
+        self.params = params
+        self.reason = REASONS[code] % params
+        super().__init__(f"{field_name}: {self.reason}")
+
+
+@dataclass(frozen=True)
+class CampaignSettings:
+    """What a campaign is created from (the web form and the command line alike)."""
+
+    key: str
+    county_code: str
+    county_name: str
+    stage: str
+    resident_population: int
+    opens: date
+    closes: date
+    threshold: float = 0.85
+    verdict_rule: str = "confidence"
+    policy_weights: Mapping[str, float] | None = field(default=None)
+
+
+def window(opens: date, closes: date) -> tuple[datetime, datetime]:
+    """The fieldwork window: the start of ``opens`` to the end of ``closes``, China time,
+    as UTC (every stored time is UTC: SQLite would drop any other offset)."""
+    start = datetime.combine(opens, time(0), CHINA)
+    end = datetime.combine(closes + timedelta(days=1), time(0), CHINA)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def create_campaign(settings: CampaignSettings, creator: User | None = None) -> Campaign:
+    """A new campaign in preparation (``draft``); a supervisor who creates one is given it."""
+    _check(settings)
+    opens_at, closes_at = window(settings.opens, settings.closes)
+    campaign = Campaign(
+        key=settings.key,
+        county_code=settings.county_code,
+        county_name=settings.county_name.strip(),
+        stage=settings.stage,
+        status="draft",
+        opens_at=opens_at,
+        closes_at=closes_at,
+        resident_population=settings.resident_population,
+        threshold=settings.threshold,
+        verdict_rule=settings.verdict_rule,
+        policy_weights=dict(settings.policy_weights) if settings.policy_weights else None,
+    )
+    db.session.add(campaign)
+    db.session.flush()
+    if creator is not None and creator.role != "admin":
+        db.session.add(CampaignAccess(user_id=creator.id, campaign_id=campaign.id))
+        db.session.flush()
+    return campaign
+
+
+def _check(settings: CampaignSettings) -> None:
+    if not KEY_PATTERN.match(settings.key):
+        raise CampaignRefused("key", "key_format")
+    if db.session.scalar(select(Campaign.id).where(Campaign.key == settings.key)) is not None:
+        raise CampaignRefused("key", "key_taken", key=settings.key)
+    if not COUNTY_CODE_PATTERN.match(settings.county_code):
+        raise CampaignRefused("county_code", "county_code")
+    if not settings.county_name.strip() or len(settings.county_name.strip()) > 80:
+        raise CampaignRefused("county_name", "county_name")
+    if settings.stage not in STAGES:
+        raise CampaignRefused("stage", "stage")
+    if not 0 < settings.resident_population <= 100_000_000:
+        raise CampaignRefused("population", "population")
+    if settings.closes < settings.opens:
+        raise CampaignRefused("closes", "window")
+    if not (math.isfinite(settings.threshold) and 0 < settings.threshold < 1):
+        raise CampaignRefused("threshold", "threshold")
+    if settings.verdict_rule not in VERDICT_RULES:
+        raise CampaignRefused("rule", "rule")
+    if settings.policy_weights:
+        _check_weights(settings.policy_weights)
+
+
+def _check_weights(weights: Mapping[str, float]) -> None:
+    unknown = sorted(set(weights) - set(RESPONDENT_GROUPS))
+    if unknown:
+        raise CampaignRefused("weight", "weight_group", group=unknown[0])
+    if any(not math.isfinite(w) or w < 0 for w in weights.values()):
+        raise CampaignRefused("weight", "weight_negative")
+    if abs(sum(weights.values()) - 1) > 1e-9:
+        raise CampaignRefused("weight", "weight_sum", total=f"{sum(weights.values()):g}")

@@ -1,0 +1,59 @@
+"""The supervisor's forms: a new campaign, a school frame to upload."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import DateField, FloatField, IntegerField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from survey_app.vocabulary import GROUP_LABELS, RESPONDENT_GROUPS, STAGE_LABELS, STAGES
+
+
+class CampaignForm(FlaskForm):
+    key = StringField(
+        _l("Key"),
+        validators=[DataRequired(), Length(max=40)],
+        description=_l("Lower-case letters, digits, - and _, e.g. 2026-hx-self."),
+    )
+    county_code = StringField(
+        _l("County code"),
+        validators=[DataRequired(), Length(min=6, max=6)],
+        description=_l("Six digits (GB/T 2260)."),
+    )
+    county_name = StringField(_l("County name"), validators=[DataRequired(), Length(max=80)])
+    stage = SelectField(
+        _l("Stage"), choices=[SelectChoice(stage, STAGE_LABELS[stage]) for stage in STAGES]
+    )
+    resident_population = IntegerField(
+        _l("Resident population"), validators=[InputRequired(), NumberRange(min=1)]
+    )
+    opens = DateField(_l("First day of fieldwork"), validators=[InputRequired()])
+    closes = DateField(_l("Last day of fieldwork"), validators=[InputRequired()])
+    threshold = FloatField(
+        _l("Threshold"), default=0.85, validators=[InputRequired(), NumberRange(0.01, 0.99)]
+    )
+    verdict_rule = SelectField(
+        _l("Verdict"),
+        choices=[
+            SelectChoice(
+                "confidence", _l("Met when the lower confidence bound reaches the threshold")
+            ),
+            SelectChoice("point", _l("Met when the estimate reaches the threshold")),
+        ],
+    )
+
+
+# One optional policy-weight field per group; all blank means the national composition.
+for _group in RESPONDENT_GROUPS:
+    setattr(
+        CampaignForm,
+        f"weight_{_group}",
+        FloatField(GROUP_LABELS[_group], validators=[Optional(), NumberRange(0, 1)]),
+    )
+
+
+class FrameUploadForm(FlaskForm):
+    frame = FileField(_l("School frame (CSV or XLSX)"), validators=[FileRequired()])

@@ -1,0 +1,80 @@
+"""The supervisor's refusals in the staff's language.
+
+Services say why they refuse with a code (``frame_import.REASONS``,
+``campaigns.REASONS``: the command line prints their English); pages show the same
+reasons translated, with literal message ids so that ``pybabel extract`` finds them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from flask_babel import gettext as _
+
+from survey_app.plan.campaigns import CampaignRefused
+from survey_app.plan.frame_import import FrameLocked, Problem
+
+Params = Mapping[str, object]
+
+_FRAME: dict[str, Callable[[Params], str]] = {
+    "text_length": lambda p: _("%(low)d-%(high)d characters", **p),
+    "level": lambda p: _(
+        "one of 小学, 初中, 九年一贯制学校, 教学点 (or primary, junior, nine_year, teaching_point)"
+    ),
+    "location": lambda p: _("one of 城区, 镇区, 乡村 (or urban, town, rural)"),
+    "count": lambda p: _("not a whole number ≥ 0"),
+    "grades_exceed": lambda p: _("smaller than the pupils of its grades (%(pupils)d)", **p),
+    "duplicate": lambda p: _("already on line %(first)d", **p),
+    "missing_column": lambda p: _("missing column (%(names)s)", **p),
+    "twice": lambda p: _("the column appears twice"),
+    "empty": lambda p: _("the file is empty"),
+    "no_schools": lambda p: _("the file has no schools"),
+    "too_many": lambda p: _("more than %(limit)d schools", **p),
+    "not_csv": lambda p: _("not readable as CSV"),
+    "binary": lambda p: _("not a CSV text file (save the sheet as CSV or XLSX)"),
+    "not_xlsx": lambda p: _("not a readable XLSX workbook"),
+}
+
+_CAMPAIGN: dict[str, Callable[[Params], str]] = {
+    "key_format": lambda p: _(
+        "1-40 lower-case letters, digits, - or _, starting with a letter or digit"
+    ),
+    "key_taken": lambda p: _("a campaign with the key %(key)s exists already", **p),
+    "county_code": lambda p: _("six digits (GB/T 2260 code of the county)"),
+    "county_name": lambda p: _("1-80 characters"),
+    "stage": lambda p: _("choose a stage"),
+    "population": lambda p: _("a whole number of residents above 0"),
+    "window": lambda p: _("the fieldwork cannot close before it opens"),
+    "threshold": lambda p: _("a share between 0 and 1, e.g. 0.85"),
+    "rule": lambda p: _("choose a verdict rule"),
+    "weight_group": lambda p: _("unknown group %(group)s", **p),
+    "weight_negative": lambda p: _("weights are shares of 0 or more"),
+    "weight_sum": lambda p: _("the weights add up to %(total)s, not 1", **p),
+}
+
+
+def frame_problem(problem: Problem) -> str:
+    """``第 7 行，enrolment：不是 ≥ 0 的整数``, in the staff's language."""
+    reason = _FRAME[problem.code](dict(problem.params))
+    if problem.column:
+        return _(
+            "line %(line)d, %(column)s: %(reason)s",
+            line=problem.line,
+            column=problem.column,
+            reason=reason,
+        )
+    return _("line %(line)d: %(reason)s", line=problem.line, reason=reason)
+
+
+def frame_locked(error: FrameLocked) -> str:
+    if error.codes_issued:
+        return _(
+            "%(n)d codes have been issued for this campaign's schools: "
+            "the frame can no longer be replaced.",
+            n=error.codes_issued,
+        )
+    return _("Fieldwork has begun: the frame can no longer be replaced.")
+
+
+def campaign_refused(error: CampaignRefused) -> str:
+    return _CAMPAIGN[error.code](error.params)

@@ -1,0 +1,137 @@
+"""The supervisor's pages: a new campaign, the school frame upload."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from sqlalchemy import func, select
+
+from survey_app.auth import services
+from survey_app.extensions import db
+from survey_app.models import Campaign, School
+from tests.app.conftest import csrf_token
+from tests.app.test_frame_import import GOOD
+
+PASSWORD = "supervisor password"
+FORM = {
+    "key": "2026-web",
+    "county_code": "659002",
+    "county_name": "河县",
+    "stage": "provincial",
+    "resident_population": "350000",
+    "opens": "2026-12-10",
+    "closes": "2026-12-20",
+    "threshold": "0.85",
+    "verdict_rule": "confidence",
+}
+
+
+@pytest.fixture
+def supervisor(client, campaign):
+    services.create_user("sup@example.org", "supervisor", PASSWORD, [campaign.key])
+    token = csrf_token(client.get("/staff/login").text)
+    data = {"csrf_token": token, "email": "sup@example.org", "password": PASSWORD}
+    assert client.post("/staff/login", data=data).status_code == 302
+    return client
+
+
+def _post_campaign(client, **changes):
+    token = csrf_token(client.get("/plan/new").text)
+    return client.post("/plan/new", data={"csrf_token": token, **FORM, **changes})
+
+
+def test_a_supervisor_creates_a_campaign_and_is_given_it(supervisor):
+    reply = _post_campaign(supervisor)
+    assert reply.status_code == 302
+    assert reply.location == "/plan/2026-web/"
+    page = supervisor.get(reply.location)
+    assert page.status_code == 200
+    assert "河县" in page.text
+    assert "2026-web" in supervisor.get("/staff/").text
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"key": "Has Spaces"}, "1 至 40 个小写字母"),
+        ({"county_code": "65900x"}, "六位数字"),
+        ({"closes": "2026-12-01"}, "结束日期不能早于开始日期"),
+        ({"weight_parent": "0.5", "weight_student": "0.2"}, "权重之和为 0.7，而不是 1"),
+        ({"resident_population": "many"}, ""),
+    ],
+)
+def test_a_bad_campaign_form_is_refused_and_nothing_is_created(supervisor, changes, message):
+    reply = _post_campaign(supervisor, **changes)
+    assert reply.status_code == 422
+    assert message in reply.text
+    assert 'value="河县"' in reply.text  # nothing typed is lost
+    assert db.session.scalar(select(func.count()).where(Campaign.key == "2026-web")) == 0
+
+
+def test_the_key_of_an_existing_campaign_is_refused(supervisor, campaign):
+    reply = _post_campaign(supervisor, key=campaign.key)
+    assert reply.status_code == 422
+    assert f"标识为 {campaign.key} 的调查项目已存在" in reply.text
+
+
+def _upload(client, key: str, content: bytes, name: str = "frame.csv"):
+    token = csrf_token(client.get(f"/plan/{key}/frame").text)
+    data = {"csrf_token": token, "frame": (io.BytesIO(content), name)}
+    return client.post(f"/plan/{key}/frame", data=data, content_type="multipart/form-data")
+
+
+def test_uploading_a_frame(supervisor):
+    _post_campaign(supervisor)
+    reply = _upload(supervisor, "2026-web", GOOD.encode())
+    assert reply.status_code == 302
+    page = supervisor.get("/plan/2026-web/").text
+    assert "rural-teaching_point" in page
+    assert (
+        db.session.scalar(
+            select(func.count())
+            .select_from(School)
+            .join(Campaign)
+            .where(Campaign.key == "2026-web")
+        )
+        == 4
+    )
+
+
+def test_a_frame_larger_than_a_respondents_page_is_accepted(supervisor):
+    _post_campaign(supervisor)
+    rows = [f"26599{n:05d},第{n}小学,小学,乡村,{100 + n},{5 + n % 9}" for n in range(1500)]
+    content = ("学校标识码,学校名称,学段,城乡类别,在校生数,教师数\n" + "\n".join(rows)).encode()
+    assert len(content) > 64 * 1024  # above MAX_CONTENT_LENGTH of the other pages
+    assert _upload(supervisor, "2026-web", content).status_code == 302
+
+
+def test_a_rejected_frame_lists_every_problem_in_the_staff_language(supervisor):
+    _post_campaign(supervisor)
+    bad = GOOD + "x,甲,primary,urban,-1,1\ny,乙,primary,nowhere,1,1\n"
+    reply = _upload(supervisor, "2026-web", bad.encode())
+    assert reply.status_code == 422
+    assert "第 6 行，enrolment：不是 ≥ 0 的整数" in reply.text
+    assert "第 7 行，location：应为 城区、镇区、乡村 之一" in reply.text
+    assert "文件有 2 处问题" in reply.text
+    assert (
+        db.session.scalar(
+            select(func.count())
+            .select_from(School)
+            .join(Campaign)
+            .where(Campaign.key == "2026-web")
+        )
+        == 0
+    )
+
+
+def test_the_frame_of_a_campaign_in_fieldwork_cannot_be_replaced(supervisor, campaign):
+    reply = _upload(supervisor, campaign.key, GOOD.encode())
+    assert reply.status_code == 409
+    assert "学校名录不能再替换" in reply.text
+
+
+def test_an_upload_without_a_file_is_refused(supervisor):
+    _post_campaign(supervisor)
+    token = csrf_token(supervisor.get("/plan/2026-web/frame").text)
+    assert supervisor.post("/plan/2026-web/frame", data={"csrf_token": token}).status_code == 422
