@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 from datetime import datetime
 from pathlib import Path
 
@@ -9,6 +11,7 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from analysis import sample_size
 from survey_app.cli import CommandError
 from survey_app.extensions import db
 from survey_app.models import Campaign
@@ -115,3 +118,85 @@ def plan_import_frame(key: str, file: Path) -> None:
         f"Imported {imported.schools} schools in {imported.strata} strata into {key}"
         + (f" (replacing {imported.replaced})." if imported.replaced else ".")
     )
+
+
+@plan_cli.command("size")
+@click.option("--p", "p", type=float, help="Anticipated rate, for a margin of error.")
+@click.option("--margin", type=float, help="Half-width of the interval, e.g. 0.05.")
+@click.option("--p0", type=float, default=0.85, show_default=True, help="The threshold tested.")
+@click.option("--p1", type=float, help="The true rate the test should detect, e.g. 0.90.")
+@click.option("--alpha", type=float, default=0.05, show_default=True, help="One-sided level.")
+@click.option("--power", type=float, default=0.8, show_default=True)
+@click.option("--deff", type=float, help="Planning design effect (default: from --m and --rho).")
+@click.option("--m", "cluster_size", type=float, default=1.0, help="Respondents per school.")
+@click.option("--rho", type=float, default=0.0, help="Intra-school correlation.")
+@click.option("--cv-weights", type=float, default=0.0, help="CV of the weights.")
+@click.option(
+    "--population", type=int, help="N of the group, for the finite-population correction."
+)
+@click.option("--level", type=float, default=0.95, show_default=True)
+@click.option("--residents", type=int, help="Resident population, for the national practice.")
+@click.option("--campaign", "key", metavar="KEY", help="Take --residents from a campaign.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def plan_size(
+    p: float | None,
+    margin: float | None,
+    p0: float,
+    p1: float | None,
+    alpha: float,
+    power: float,
+    deff: float | None,
+    cluster_size: float,
+    rho: float,
+    cv_weights: float,
+    population: int | None,
+    level: float,
+    residents: int | None,
+    key: str | None,
+    as_json: bool,
+) -> None:
+    """How many respondents: the statistical requirement (a margin, or the test of the
+    85% line) beside the national practice (1.5‰ of residents), and the larger."""
+    if (p is None) != (margin is None) or (margin is None) == (p1 is None):
+        raise CommandError("give --p and --margin (a margin of error) or --p1 (the test of --p0)")
+    if key is not None:
+        residents = _campaign(key).resident_population
+    try:
+        effect = (
+            deff if deff is not None else sample_size.design_effect(cluster_size, rho, cv_weights)
+        )
+        if margin is not None and p is not None:
+            size = sample_size.for_margin(
+                p, margin, deff=effect, level=level, population=population
+            )
+        else:
+            assert p1 is not None  # noqa: S101 - checked above
+            size = sample_size.for_test(
+                p1, p0=p0, alpha=alpha, power=power, deff=effect, population=population
+            )
+        practice = sample_size.national_practice(residents) if residents is not None else None
+    except sample_size.SampleSizeError as error:
+        raise CommandError(str(error)) from error
+    required = max(size.n, practice.total if practice else 0)
+    if as_json:
+        payload: dict[str, object] = {
+            **size.as_dict(),
+            "national": practice.as_dict() if practice else None,
+            "required": required,
+        }
+        click.echo(json.dumps(payload))
+        return
+    what = (
+        f"±{margin:g} at p = {p:g}, level {level:g}"
+        if size.rule == "margin"
+        else f"test of {p0:g} against {p1:g}, α = {alpha:g}, power {power:g}"
+    )
+    click.echo(f"statistical requirement ({what}, deff {size.deff:.4g}):")
+    fpc = f", N = {population}: n = {size.n}" if population else ""
+    click.echo(f"  n0 = {size.n0:.1f} → {math.ceil(size.n0 - 1e-9)}{fpc}")
+    if practice:
+        click.echo(
+            f"national practice (1.5‰ of {residents} residents): {practice.total}, "
+            f"parents at least {practice.parents}"
+        )
+    click.echo(f"required: {required}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -127,3 +128,40 @@ def test_import_frame_refusals(runner, app_ctx, campaign, tmp_path):
     locked = runner.invoke(args=["plan", "import-frame", "--campaign", campaign.key, str(frame)])
     assert locked.exit_code == 2
     assert "its frame can no longer be replaced" in locked.output
+
+
+def test_plan_size_for_a_margin_beside_the_national_practice(runner, app_ctx, campaign):
+    arguments = ["plan", "size", "--p", "0.85", "--margin", "0.05", "--m", "15", "--rho", "0.05"]
+    result = runner.invoke(args=[*arguments, "--cv-weights", "0.3", "--campaign", campaign.key])
+    assert result.exit_code == 0, result.output
+    assert "n0 = 363.0 → 364" in result.output
+    assert (
+        "national practice (1.5‰ of 418600 residents): 628, parents at least 314" in result.output
+    )
+    assert result.output.strip().endswith("required: 628")
+
+
+def test_plan_size_json_for_the_test_of_the_85_percent_line(runner, app_ctx):
+    arguments = ["plan", "size", "--p1", "0.90", "--deff", "1.853", "--population", "2000"]
+    result = runner.invoke(args=[*arguments, "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["n0"] == pytest.approx(522.762, abs=1e-3)
+    assert (payload["n"], payload["required"], payload["national"]) == (415, 415, None)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--p", "0.85"], "give --p and --margin"),
+        (["--p", "0.85", "--margin", "0.05", "--p1", "0.9"], "give --p and --margin"),
+        (["--p1", "0.9", "--power", "2"], "--power: between 0.5 and 1"),
+        (["--p1", "0.9", "--deff", "0.4"], "--deff: a design effect of 1 or more"),
+        (["--p1", "0.9", "--campaign", "nope"], "no campaign with the key 'nope'"),
+    ],
+)
+def test_plan_size_refuses_bad_input_in_one_line(runner, app_ctx, arguments, message):
+    result = runner.invoke(args=["plan", "size", *arguments])
+    assert result.exit_code == 2
+    (line,) = result.output.strip().splitlines()
+    assert line == f"Error: {message}" or line.startswith(f"Error: {message}")
