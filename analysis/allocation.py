@@ -1,6 +1,7 @@
 """Allocating a sample (schools, or respondents) to strata (shared/statistics.md).
 
-* proportional: n_h ∝ N_h;
+* proportional: n_h ∝ N_h, or to another measure of the strata (``to``: e.g. their
+  enrolment, when schools are allocated);
 * Neyman: n_h ∝ N_h·S_h/√c_h (S_h the stratum's standard deviation, c_h the cost of
   a unit there; equal costs by default);
 
@@ -32,6 +33,7 @@ def allocate(
     sd: Sequence[float] | None = None,
     cost: Sequence[float] | None = None,
     minimum: int = 2,
+    to: Sequence[float] | None = None,
 ) -> list[int]:
     """``total`` units over strata of ``sizes`` units each; returns n_h per stratum."""
     if method not in METHODS:
@@ -42,7 +44,7 @@ def allocate(
         raise AllocationError("stratum sizes are 0 or more")
     if minimum < 0:
         raise AllocationError("the minimum per stratum is 0 or more")
-    weights = _weights(sizes, method, sd, cost)
+    weights = _weights(sizes, method, sd, cost, to)
     low = [min(minimum, size) for size in sizes]
     high = list(sizes)
     if total < sum(low):
@@ -54,10 +56,18 @@ def allocate(
 
 
 def _weights(
-    sizes: Sequence[int], method: str, sd: Sequence[float] | None, cost: Sequence[float] | None
+    sizes: Sequence[int],
+    method: str,
+    sd: Sequence[float] | None,
+    cost: Sequence[float] | None,
+    to: Sequence[float] | None,
 ) -> list[float]:
     if method == "proportional":
-        return [float(size) for size in sizes]
+        if to is None:
+            return [float(size) for size in sizes]
+        if len(to) != len(sizes) or any(not math.isfinite(m) or m < 0 for m in to):
+            raise AllocationError("the measure is 0 or more, one per stratum")
+        return [float(m) for m in to]
     if sd is None or len(sd) != len(sizes):
         raise AllocationError("Neyman allocation needs a standard deviation per stratum")
     costs = cost if cost is not None else [1.0] * len(sizes)

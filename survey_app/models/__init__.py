@@ -4,6 +4,7 @@ from survey_app.models.base import Base
 from survey_app.models.campaign import Campaign, GroupPopulation, Stratum
 from survey_app.models.code import OneTimeCode
 from survey_app.models.frame import School
+from survey_app.models.plan import PlanSchool, PlanStratum, SamplingPlan
 from survey_app.models.response import Answer, Response
 from survey_app.models.user import CampaignAccess, User
 
@@ -14,7 +15,10 @@ __all__ = [
     "CampaignAccess",
     "GroupPopulation",
     "OneTimeCode",
+    "PlanSchool",
+    "PlanStratum",
     "Response",
+    "SamplingPlan",
     "School",
     "Stratum",
     "User",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -15,7 +15,7 @@ from analysis import sample_size
 from survey_app.cli import CommandError
 from survey_app.extensions import db
 from survey_app.models import Campaign
-from survey_app.plan import campaigns, frame_import
+from survey_app.plan import campaigns, draw, frame_import
 from survey_app.transactions import committed
 from survey_app.vocabulary import RESPONDENT_GROUPS, STAGES, VERDICT_RULES
 
@@ -200,3 +200,66 @@ def plan_size(
             f"parents at least {practice.parents}"
         )
     click.echo(f"required: {required}")
+
+
+def _allocation_option(values: tuple[str, ...]) -> dict[str, int]:
+    allocation: dict[str, int] = {}
+    for value in values:
+        stratum, _, count = value.partition("=")
+        if not stratum or not count.isdigit():
+            raise CommandError(
+                f"--schools-per-stratum {value}: give STRATUM=N, e.g. rural-primary=4"
+            )
+        allocation[stratum] = int(count)
+    return allocation
+
+
+@plan_cli.command("draw")
+@click.option("--campaign", "key", required=True, metavar="KEY")
+@click.option(
+    "--seed",
+    type=click.IntRange(0, draw.MAX_SEED),
+    required=True,
+    help="Recorded; the same seed draws the same schools.",
+)
+@click.option(
+    "--schools-per-stratum",
+    "allocation",
+    multiple=True,
+    metavar="STRATUM=N",
+    help="Schools to draw in a stratum (repeat); the others take the default allocation.",
+)
+def plan_draw(key: str, seed: int, allocation: tuple[str, ...]) -> None:
+    """Draw the campaign's schools: PPS by enrolment, systematic in each stratum."""
+    campaign = _campaign(key)
+    try:
+        with committed():
+            plan = draw.draw_schools(
+                campaign, seed, datetime.now(UTC), _allocation_option(allocation)
+            )
+            lines = [
+                f"{entry.stratum.code}: {entry.schools_drawn} of "
+                f"{sum(1 for s in plan.schools if s.stratum_id == entry.stratum_id)} schools"
+                f" (start {entry.random_start:.6f})"
+                for entry in plan.strata
+            ]
+            selected = sum(1 for school in plan.schools if school.selected)
+    except draw.DrawRefused as refused:
+        raise CommandError(str(refused)) from refused
+    click.echo("\n".join(lines))
+    click.echo(f"Drew {selected} schools for {key} with seed {seed}.")
+
+
+@plan_cli.command("export")
+@click.option("--campaign", "key", required=True, metavar="KEY")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def plan_export(key: str, out: Path) -> None:
+    """Write the draw, one row per frame school, as CSV for checking it in R."""
+    plan = draw.plan_of(_campaign(key))
+    if plan is None:
+        raise CommandError(f"campaign {key} has not drawn its schools yet (flask plan draw)")
+    try:
+        out.write_text(draw.export_csv(plan), encoding="utf-8")
+    except OSError as error:
+        raise CommandError(f"--out {out}: {error.strerror}") from error
+    click.echo(f"Wrote {len(plan.schools)} schools to {out}.")

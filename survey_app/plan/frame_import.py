@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select
 
 from survey_app.extensions import db
-from survey_app.models import Campaign, OneTimeCode, School, Stratum
+from survey_app.models import Campaign, OneTimeCode, SamplingPlan, School, Stratum
 from survey_app.vocabulary import LOCATIONS, SCHOOL_LEVELS, stratum_code
 
 MAX_ROWS = 20_000  # a county has hundreds of schools; a province a few tens of thousands
@@ -115,17 +115,20 @@ class FrameRejected(Exception):
 
 
 class FrameLocked(Exception):
-    """The frame can no longer be replaced: fieldwork has begun (``codes_issued`` > 0,
-    or the campaign is no longer in preparation)."""
+    """The frame can no longer be replaced: its schools have been drawn, codes issued
+    (``codes_issued`` > 0), or the campaign is no longer in preparation."""
 
-    def __init__(self, key: str, status: str, codes_issued: int) -> None:
-        super().__init__(
-            f"campaign {key} has {codes_issued} codes issued: the frame can no longer be replaced"
-            if codes_issued
-            else f"campaign {key} is {status}: its frame can no longer be replaced"
-        )
+    def __init__(self, key: str, status: str, codes_issued: int, drawn: bool) -> None:
+        if codes_issued:
+            why = f"has {codes_issued} codes issued"
+        elif drawn:
+            why = "has drawn its schools"
+        else:
+            why = f"is {status}"
+        super().__init__(f"campaign {key} {why}: its frame can no longer be replaced")
         self.status = status
         self.codes_issued = codes_issued
+        self.drawn = drawn
 
 
 @dataclass(frozen=True)
@@ -204,8 +207,11 @@ def _check_replaceable(campaign: Campaign) -> None:
     issued = db.session.scalar(
         select(func.count()).select_from(OneTimeCode).where(OneTimeCode.campaign_id == campaign.id)
     )
-    if issued or campaign.status != "draft":
-        raise FrameLocked(campaign.key, campaign.status, issued or 0)
+    drawn = db.session.scalar(
+        select(SamplingPlan.id).where(SamplingPlan.campaign_id == campaign.id)
+    )
+    if issued or drawn is not None or campaign.status != "draft":
+        raise FrameLocked(campaign.key, campaign.status, issued or 0, drawn is not None)
 
 
 # -- reading the file -----------------------------------------------------------------

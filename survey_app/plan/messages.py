@@ -73,6 +73,8 @@ def frame_locked(error: FrameLocked) -> str:
             "the frame can no longer be replaced.",
             n=error.codes_issued,
         )
+    if error.drawn:
+        return _("The schools have been drawn from this frame: it can no longer be replaced.")
     return _("Fieldwork has begun: the frame can no longer be replaced.")
 
 

@@ -72,3 +72,11 @@ def test_any_allocation_adds_up_and_keeps_its_bounds(sizes, data):
     counts = allocate(total, sizes)
     assert sum(counts) == total
     assert all(lo <= n <= size for lo, n, size in zip(low, counts, sizes, strict=True))
+
+
+def test_proportional_to_another_measure_than_the_sizes():
+    # 10 schools over strata of [20, 10, 5] schools in proportion to their pupils
+    # [1000, 3000, 1000]: [2, 6, 2], within the strata's sizes
+    assert allocate(10, [20, 10, 5], to=[1000, 3000, 1000]) == [2, 6, 2]
+    # shares [0.91, 9.09]: the second is held at its 4 schools, the first takes the other 6
+    assert allocate(10, [20, 4], to=[100, 1000]) == [6, 4]
