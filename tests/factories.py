@@ -1,4 +1,4 @@
-"""Test data: campaigns, frames and codes built the one way, instead of rows written by
+"""Test data: campaigns, frames, plans and codes built the one way, instead of rows written by
 hand in each test file. Each factory adds to ``db.session`` and flushes (the test's
 transaction is rolled back afterwards); any column can be given to override a default.
 """
@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy import select
 
 from survey_app.extensions import db
-from survey_app.models import Campaign, School, Stratum
+from survey_app.models import Campaign, SamplingPlan, School, Stratum
+from survey_app.plan.draw import draw_schools
 from survey_app.plan.issuing import issue_codes
 from survey_app.vocabulary import stratum_code
 
@@ -75,3 +76,13 @@ def make_school(
 def make_codes(school: School, group: str = "parent", n: int = 1, **options: Any) -> list[str]:
     """``n`` fresh codes for one school and group (their printed forms)."""
     return issue_codes(school, group, n, **options)
+
+
+def make_plan(campaign: Campaign, seed: int = 1, **schools_per_stratum: int) -> SamplingPlan:
+    """A draw of the campaign's frame (made as in preparation, whatever its status now)."""
+    status, campaign.status = campaign.status, "draft"
+    try:
+        return draw_schools(campaign, seed, datetime.now(UTC), schools_per_stratum)
+    finally:
+        campaign.status = status
+        db.session.flush()

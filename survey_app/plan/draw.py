@@ -46,7 +46,13 @@ EXPORT_COLUMNS = (
 
 
 class DrawRefused(Exception):
-    """The draw cannot be made as asked (the message says why, in one line)."""
+    """The draw cannot be made as asked: the message says why in one line; ``code``
+    (seed, frozen, no_frame, unknown_stratum, too_many) and ``params`` for pages."""
+
+    def __init__(self, message: str, code: str, **params: object) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params = params
 
 
 @dataclass(frozen=True)
@@ -92,11 +98,13 @@ def draw_schools(
 ) -> SamplingPlan:
     """Draw (or draw again) the campaign's schools; returns the recorded plan."""
     if not 0 <= seed <= MAX_SEED:
-        raise DrawRefused(f"the seed is a whole number from 0 to {MAX_SEED}")
+        raise DrawRefused(f"the seed is a whole number from 0 to {MAX_SEED}", "seed")
     _check_drawable(campaign)
     strata = frame_strata(campaign)
     if not strata:
-        raise DrawRefused(f"campaign {campaign.key} has no school frame: import it first")
+        raise DrawRefused(
+            f"campaign {campaign.key} has no school frame: import it first", "no_frame"
+        )
     allocation = _allocation(strata, schools_per_stratum or {})
     db.session.execute(delete(SamplingPlan).where(SamplingPlan.campaign_id == campaign.id))
     plan = SamplingPlan(
@@ -135,12 +143,16 @@ def draw_schools(
 
 def _check_drawable(campaign: Campaign) -> None:
     if campaign.status != "draft":
-        raise DrawRefused(f"campaign {campaign.key} is {campaign.status}: its draw is frozen")
+        raise DrawRefused(
+            f"campaign {campaign.key} is {campaign.status}: its draw is frozen", "frozen"
+        )
     issued = db.session.scalar(
         select(func.count()).select_from(OneTimeCode).where(OneTimeCode.campaign_id == campaign.id)
     )
     if issued:
-        raise DrawRefused(f"campaign {campaign.key} has {issued} codes issued: its draw is frozen")
+        raise DrawRefused(
+            f"campaign {campaign.key} has {issued} codes issued: its draw is frozen", "frozen"
+        )
 
 
 def _allocation(strata: list[FrameStratum], given: Mapping[str, int]) -> dict[str, int]:
@@ -148,14 +160,19 @@ def _allocation(strata: list[FrameStratum], given: Mapping[str, int]) -> dict[st
     unknown = sorted(set(given) - set(codes))
     if unknown:
         raise DrawRefused(
-            f"no stratum {unknown[0]!r} in this frame (strata: {', '.join(sorted(codes))})"
+            f"no stratum {unknown[0]!r} in this frame (strata: {', '.join(sorted(codes))})",
+            "unknown_stratum",
         )
     allocation = default_allocation(strata)
     for code, n in given.items():
         frame = codes[code]
         if not 0 <= n <= frame.drawable:
             raise DrawRefused(
-                f"stratum {code} has {frame.drawable} schools with pupils: cannot draw {n}"
+                f"stratum {code} has {frame.drawable} schools with pupils: cannot draw {n}",
+                "too_many",
+                stratum=code,
+                n=frame.drawable,
+                asked=n,
             )
         allocation[code] = n
     return allocation

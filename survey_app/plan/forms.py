@@ -55,5 +55,18 @@ for _group in RESPONDENT_GROUPS:
     )
 
 
+class DrawForm(FlaskForm):
+    """The seed; the schools per stratum are fields named ``n-<stratum>`` on the page."""
+
+    seed = IntegerField(
+        _l("Seed"),
+        validators=[InputRequired(), NumberRange(min=0, max=2**63 - 1)],
+        description=_l(
+            "Recorded with the draw: the same seed draws the same schools. Use a number "
+            "drawn in public (a lottery result, dice) if the draw must be seen to be fair."
+        ),
+    )
+
+
 class FrameUploadForm(FlaskForm):
     frame = FileField(_l("School frame (CSV or XLSX)"), validators=[FileRequired()])

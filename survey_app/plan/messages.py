@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from flask_babel import gettext as _
 
 from survey_app.plan.campaigns import CampaignRefused
+from survey_app.plan.draw import DrawRefused
 from survey_app.plan.frame_import import FrameLocked, Problem
 
 Params = Mapping[str, object]
@@ -76,6 +77,23 @@ def frame_locked(error: FrameLocked) -> str:
     if error.drawn:
         return _("The schools have been drawn from this frame: it can no longer be replaced.")
     return _("Fieldwork has begun: the frame can no longer be replaced.")
+
+
+def draw_refused(error: DrawRefused) -> str:
+    if error.code == "too_many":
+        return _(
+            "Stratum %(stratum)s has %(n)d schools with pupils: it cannot draw %(asked)d.",
+            **error.params,
+        )
+    if error.code == "frozen":
+        return _("Codes have been issued or fieldwork has begun: the draw is frozen.")
+    if error.code == "no_frame":
+        return _("Import the school frame first.")
+    return _("This draw cannot be made: %(reason)s", reason=str(error))
+
+
+def not_a_count(stratum: str) -> str:
+    return _("Stratum %(stratum)s: give a whole number of schools.", stratum=stratum)
 
 
 def campaign_refused(error: CampaignRefused) -> str:

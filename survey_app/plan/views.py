@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from flask import redirect, render_template, request, url_for
+import secrets
+from datetime import UTC, datetime
+
+from flask import Response, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from survey_app.auth.access import current_campaign, staff_blueprint
-from survey_app.plan import campaigns, fieldwork, frame_import, messages
-from survey_app.plan.forms import CampaignForm, FrameUploadForm
+from survey_app.plan import campaigns, draw, fieldwork, frame_import, messages
+from survey_app.plan.forms import CampaignForm, DrawForm, FrameUploadForm
 from survey_app.untrusted import accepts_upload
 from survey_app.vocabulary import RESPONDENT_GROUPS
 
@@ -95,3 +98,65 @@ def import_frame(key: str) -> ResponseReturnValue:
         locked=locked,
         columns=frame_import.COLUMNS,
     ), status
+
+
+@bp.route("/<key>/draw", methods=["GET", "POST"])
+def draw_schools(key: str) -> ResponseReturnValue:
+    """The allocation of schools to strata, the seed, and the draw they make."""
+    chosen = current_campaign()
+    strata = draw.frame_strata(chosen)
+    plan = draw.plan_of(chosen)
+    defaults = draw.default_allocation(strata) if strata else {}
+    current = {entry.stratum.code: entry.schools_drawn for entry in plan.strata} if plan else {}
+    typed = {code: request.form.get(f"n-{code}", "") for code in defaults}
+    form = DrawForm()
+    if request.method == "GET":
+        form.seed.data = plan.seed if plan else secrets.randbelow(10**9)
+    refused: str | None = None
+    status = 200
+    if form.validate_on_submit():
+        allocation, refused = _allocation_from(typed)
+        if refused is None:
+            try:
+                draw.draw_schools(chosen, form.seed.data or 0, datetime.now(UTC), allocation)
+            except draw.DrawRefused as error:
+                refused = messages.draw_refused(error)
+            else:
+                return redirect(url_for("plan.draw_schools", key=chosen.key))
+        status = 422
+    elif request.method == "POST":
+        status = 422
+    allocation_shown = typed if request.method == "POST" else {**defaults, **current}
+    return render_template(
+        "plan/draw.html",
+        campaign=chosen,
+        strata=strata,
+        allocation=allocation_shown,
+        defaults=defaults,
+        plan=plan,
+        selected=[row for row in plan.schools if row.selected] if plan else [],
+        form=form,
+        refused=refused,
+    ), status
+
+
+def _allocation_from(typed: dict[str, str]) -> tuple[dict[str, int], str | None]:
+    allocation: dict[str, int] = {}
+    for code, text in typed.items():
+        if not text.strip().isascii() or not text.strip().isdigit() or len(text.strip()) > 6:
+            return {}, messages.not_a_count(code)
+        allocation[code] = int(text)
+    return allocation, None
+
+
+@bp.route("/<key>/draw.csv")
+def export_draw(key: str) -> ResponseReturnValue:
+    """The draw as ``flask plan export`` writes it, for checking in R."""
+    plan = draw.plan_of(current_campaign())
+    if plan is None:
+        abort(404)
+    return Response(
+        draw.export_csv(plan),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="draw-{key}.csv"'},
+    )

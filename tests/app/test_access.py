@@ -16,7 +16,7 @@ from survey_app.auth import services
 from survey_app.auth.access import CAMPAIGN_ARGUMENT, STAFF_BLUEPRINTS
 from survey_app.vocabulary import STAFF_ROLES
 from tests.app.conftest import csrf_token
-from tests.factories import make_campaign
+from tests.factories import make_campaign, make_plan, make_school
 
 PASSWORD = "a long enough password"
 OPEN_TO_ALL = {"static", "auth.login", "auth.logout"}  # logout: a POST with a CSRF token
@@ -53,6 +53,9 @@ def staff(app: Flask, campaign):
     """One signed-in client per role, each given the demo campaign; and another campaign
     none of them was given."""
     other = make_campaign()
+    make_school(other)
+    for drawn in (campaign, other):  # so that the draw's pages and download show something
+        make_plan(drawn)
     clients = {}
     for role in STAFF_ROLES:
         email = f"{role}@access.test"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from sqlalchemy import func, select
@@ -135,3 +136,57 @@ def test_an_upload_without_a_file_is_refused(supervisor):
     _post_campaign(supervisor)
     token = csrf_token(supervisor.get("/plan/2026-web/frame").text)
     assert supervisor.post("/plan/2026-web/frame", data={"csrf_token": token}).status_code == 422
+
+
+def _draw_page(client, key: str, seed: str = "20261202", **allocation: str):
+    """Post the draw form as the page sends it: every stratum's field, 1 unless given."""
+    page = client.get(f"/plan/{key}/draw").text
+    token = csrf_token(page)
+    fields = {f"n-{stratum}": "1" for stratum in re.findall(r'name="n-([^"]+)"', page)}
+    fields.update({f"n-{k}": v for k, v in allocation.items()})
+    data = {"csrf_token": token, "seed": seed, **fields}
+    return client.post(f"/plan/{key}/draw", data=data)
+
+
+def test_a_supervisor_draws_the_schools_and_downloads_the_draw(supervisor):
+    _post_campaign(supervisor)
+    _upload(supervisor, "2026-web", GOOD.encode())
+    page = supervisor.get("/plan/2026-web/draw")
+    assert page.status_code == 200
+    assert 'name="n-urban-primary"' in page.text
+    reply = _draw_page(supervisor, "2026-web", **{"rural-teaching_point": "0"})
+    assert reply.status_code == 302, reply.text
+    result = supervisor.get("/plan/2026-web/draw").text
+    assert "种子 20261202" in result
+    assert "2659990001" in result  # the only school of its stratum, drawn with certainty
+    download = supervisor.get("/plan/2026-web/draw.csv")
+    assert download.status_code == 200
+    assert download.mimetype == "text/csv"
+    assert (
+        download.text.splitlines()[0]
+        == "stratum,school_code,size,frame_order,n_stratum,pi,start,selected"
+    )
+
+
+@pytest.mark.parametrize(
+    ("allocation", "message"),
+    [
+        ({"urban-primary": "two"}, "层 urban-primary：请填写学校数（整数）"),
+        ({"urban-primary": "5"}, "urban-primary 层有 1 所有学生的学校，不能抽取 5 所"),
+    ],
+)
+def test_an_impossible_draw_keeps_what_was_typed(supervisor, allocation, message):
+    _post_campaign(supervisor)
+    _upload(supervisor, "2026-web", GOOD.encode())
+    reply = _draw_page(supervisor, "2026-web", **allocation)
+    assert reply.status_code == 422
+    assert message in reply.text
+    assert f'value="{allocation["urban-primary"]}"' in reply.text
+    assert "draw.csv" not in reply.text  # nothing was drawn
+
+
+def test_the_draw_of_a_campaign_in_fieldwork_is_frozen(supervisor, campaign):
+    reply = _draw_page(supervisor, campaign.key)
+    assert reply.status_code == 422
+    assert "抽样已冻结" in reply.text
+    assert supervisor.get(f"/plan/{campaign.key}/draw.csv").status_code == 404

@@ -24,7 +24,8 @@ form_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=400)
 raw_body = st.one_of(st.binary(max_size=2000), form_text)
 ENDPOINTS = ["/staff/login", "/staff/logout", "/staff/", "/plan/demo/", "/plan/x%00y/"]
 ENDPOINTS += ["/plan/" + "k" * 300 + "/"]
-ENDPOINTS += ["/plan/new", "/plan/demo/frame", "/plan/nope/frame"]
+ENDPOINTS += ["/plan/new", "/plan/demo/frame", "/plan/nope/frame", "/plan/demo/draw"]
+ENDPOINTS += ["/plan/demo/draw.csv"]
 
 
 @pytest.fixture

@@ -54,3 +54,50 @@ def test_a_supervisor_signs_in_sees_the_campaign_and_signs_out(
     page.wait_for_url("**/staff/login")
     page.goto(f"{live_server}/staff/")
     page.wait_for_url("**/staff/login?next=*")
+
+
+def test_a_supervisor_creates_a_campaign_imports_its_frame_and_draws(
+    laptop, live_server, supervisor, tmp_path
+):
+    from tests.app.test_frame_import import GOOD
+
+    frame = tmp_path / "学校名录.csv"
+    frame.write_text(GOOD, encoding="utf-8")
+    page = laptop.new_page()
+    page.goto(f"{live_server}/staff/login")
+    page.fill("#email", supervisor)
+    page.fill("#password", PASSWORD)
+    page.locator("button.primary").click()
+    page.wait_for_url("**/staff/")
+    page.get_by_role("link", name="新建调查项目").click()
+    page.fill("#key", "browser-county")
+    page.fill("#county_code", "659004")
+    page.fill("#county_name", "浏览器县")
+    page.select_option("#stage", "self")
+    page.fill("#resident_population", "300000")
+    page.fill("#opens", "2027-03-01")
+    page.fill("#closes", "2027-03-15")
+    page.locator("button.primary").click()
+    page.wait_for_url("**/plan/browser-county/")
+    page.get_by_role("link", name="导入学校名录").click()
+    page.set_input_files("#frame", str(frame))
+    page.locator("button.primary").click()
+    page.wait_for_url("**/plan/browser-county/")
+    assert "rural-teaching_point" in page.locator("table.data").first.inner_text()
+    page.get_by_role("link", name="抽取学校").click()
+    page.fill("#n-urban-primary", "1")
+    page.fill("#n-town-junior", "1")
+    page.fill("#n-rural-nine_year", "1")
+    page.fill("#n-rural-teaching_point", "1")
+    page.fill("#seed", "20261202")
+    page.locator("button.primary").click()
+    page.wait_for_url("**/plan/browser-county/draw")
+    drawn = page.locator("table.data").nth(1).inner_text()
+    assert "城关第一小学" in drawn  # alone in its stratum: drawn with certainty
+    assert "种子 20261202" in page.locator("h2").inner_text()
+    page.screenshot(path=str(tmp_path / "draw.png"), full_page=True)
+    with page.expect_download() as download:
+        page.get_by_role("link", name="下载抽样结果（CSV，可用 R 核验）").click()
+    saved = tmp_path / "draw.csv"
+    download.value.save_as(saved)
+    assert saved.read_text().startswith("stratum,school_code,size,frame_order,n_stratum,pi,")
