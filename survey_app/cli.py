@@ -103,10 +103,11 @@ def demo_logins() -> None:
 
 def init_app(app: Flask) -> None:
     from survey_app.auth.cli import users_cli
-    from survey_app.plan.cli import campaign_cli, plan_cli
+    from survey_app.plan.cli import campaign_cli, codes_cli, plan_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(campaign_cli)
     app.cli.add_command(plan_cli)
+    app.cli.add_command(codes_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(questionnaires_cli)

@@ -4,7 +4,7 @@ from survey_app.models.base import Base
 from survey_app.models.campaign import Campaign, GroupPopulation, Stratum
 from survey_app.models.code import OneTimeCode
 from survey_app.models.frame import School
-from survey_app.models.plan import PlanSchool, PlanStratum, SamplingPlan
+from survey_app.models.plan import PlanQuota, PlanSchool, PlanStratum, SamplingPlan
 from survey_app.models.response import Answer, Response
 from survey_app.models.user import CampaignAccess, User
 
@@ -15,6 +15,7 @@ __all__ = [
     "CampaignAccess",
     "GroupPopulation",
     "OneTimeCode",
+    "PlanQuota",
     "PlanSchool",
     "PlanStratum",
     "Response",

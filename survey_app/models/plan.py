@@ -27,6 +27,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from survey_app.models.base import Base
 from survey_app.models.campaign import Stratum
 from survey_app.models.frame import School
+from survey_app.vocabulary import RESPONDENT_GROUPS, sql_in
 
 # Within a stratum, schools are listed by 学校标识码 before the systematic draw: the code
 # follows the administrative divisions, so the draw spreads over townships (implicit
@@ -52,6 +53,9 @@ class SamplingPlan(Base):
     )
     schools: Mapped[list[PlanSchool]] = relationship(
         cascade="all, delete-orphan", order_by="(PlanSchool.stratum_id, PlanSchool.frame_order)"
+    )
+    quotas: Mapped[list[PlanQuota]] = relationship(
+        cascade="all, delete-orphan", order_by="(PlanQuota.school_id, PlanQuota.respondent_group)"
     )
 
 
@@ -94,5 +98,29 @@ class PlanSchool(Base):
     size: Mapped[int] = mapped_column(Integer)
     inclusion_probability: Mapped[float] = mapped_column(Float)
     selected: Mapped[bool] = mapped_column(Boolean)
+
+    school: Mapped[School] = relationship()
+
+
+class PlanQuota(Base):
+    """The second stage at a selected school: how many of one group are to answer
+    (``planned``, the codes to issue) out of how many the school has (``population``,
+    M of the weight M/m)."""
+
+    __tablename__ = "plan_quota"
+    __table_args__ = (
+        UniqueConstraint("plan_id", "school_id", "respondent_group"),
+        CheckConstraint(sql_in("respondent_group", RESPONDENT_GROUPS), name="respondent_group"),
+        CheckConstraint("planned >= 0 AND planned <= population", name="planned"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(
+        ForeignKey("sampling_plan.id", ondelete="CASCADE"), index=True
+    )
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"))
+    respondent_group: Mapped[str] = mapped_column(String(12))
+    planned: Mapped[int] = mapped_column(Integer)
+    population: Mapped[int] = mapped_column(Integer)
 
     school: Mapped[School] = relationship()

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
@@ -15,9 +16,9 @@ from analysis import sample_size
 from survey_app.cli import CommandError
 from survey_app.extensions import db
 from survey_app.models import Campaign
-from survey_app.plan import campaigns, draw, frame_import
+from survey_app.plan import campaigns, draw, frame_import, slips
 from survey_app.transactions import committed
-from survey_app.vocabulary import RESPONDENT_GROUPS, STAGES, VERDICT_RULES
+from survey_app.vocabulary import LANGUAGES, RESPONDENT_GROUPS, STAGES, VERDICT_RULES
 
 campaign_cli = AppGroup("campaign", help="Campaigns (one county's evaluation round).")
 plan_cli = AppGroup("plan", help="The school frame and the sampling plan of a campaign.")
@@ -202,16 +203,14 @@ def plan_size(
     click.echo(f"required: {required}")
 
 
-def _allocation_option(values: tuple[str, ...]) -> dict[str, int]:
-    allocation: dict[str, int] = {}
+def _counts_option(option: str, values: tuple[str, ...], example: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
     for value in values:
-        stratum, _, count = value.partition("=")
-        if not stratum or not count.isdigit():
-            raise CommandError(
-                f"--schools-per-stratum {value}: give STRATUM=N, e.g. rural-primary=4"
-            )
-        allocation[stratum] = int(count)
-    return allocation
+        name, _, count = value.partition("=")
+        if not name or not count.isascii() or not count.isdigit():
+            raise CommandError(f"{option} {value}: give NAME=N, e.g. {example}")
+        counts[name] = int(count)
+    return counts
 
 
 @plan_cli.command("draw")
@@ -229,13 +228,27 @@ def _allocation_option(values: tuple[str, ...]) -> dict[str, int]:
     metavar="STRATUM=N",
     help="Schools to draw in a stratum (repeat); the others take the default allocation.",
 )
-def plan_draw(key: str, seed: int, allocation: tuple[str, ...]) -> None:
+@click.option(
+    "--respondents",
+    "respondents",
+    multiple=True,
+    metavar="GROUP=N",
+    help="Respondents of a group per selected school (repeat; default: students 15, "
+    "parents 15, teachers 5, principal 1).",
+)
+def plan_draw(
+    key: str, seed: int, allocation: tuple[str, ...], respondents: tuple[str, ...]
+) -> None:
     """Draw the campaign's schools: PPS by enrolment, systematic in each stratum."""
     campaign = _campaign(key)
     try:
         with committed():
             plan = draw.draw_schools(
-                campaign, seed, datetime.now(UTC), _allocation_option(allocation)
+                campaign,
+                seed,
+                datetime.now(UTC),
+                _counts_option("--schools-per-stratum", allocation, "rural-primary=4"),
+                _counts_option("--respondents", respondents, "parent=15"),
             )
             lines = [
                 f"{entry.stratum.code}: {entry.schools_drawn} of "
@@ -263,3 +276,57 @@ def plan_export(key: str, out: Path) -> None:
     except OSError as error:
         raise CommandError(f"--out {out}: {error.strerror}") from error
     click.echo(f"Wrote {len(plan.schools)} schools to {out}.")
+
+
+codes_cli = AppGroup("codes", help="One-time codes of a campaign's plan.")
+
+
+@codes_cli.command("issue")
+@click.option("--campaign", "key", required=True, metavar="KEY")
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the codes and links as CSV (default: standard output).",
+)
+@click.option(
+    "--slips",
+    "slips_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write PDF slips to cut (QR code, code, link, instructions).",
+)
+@click.option(
+    "--language",
+    type=click.Choice(LANGUAGES),
+    default=LANGUAGES[0],
+    show_default=True,
+    help="Language of the slips' instructions.",
+)
+def codes_issue(key: str, csv_path: Path | None, slips_path: Path | None, language: str) -> None:
+    """Issue the codes the drawn plan calls for that are not issued yet.
+
+    The plain codes are printed only now (the database keeps digests): keep the CSV or
+    the slips; a lost batch is revoked and issued again.
+    """
+    campaign = _campaign(key)
+    base_url = current_app.config["PUBLIC_BASE_URL"]
+    try:
+        with committed():
+            issued = slips.issue_planned_codes(campaign, draw.plan_of(campaign))
+            table = slips.codes_csv(issued, base_url)
+            pdf = (
+                slips.slips_pdf(issued, base_url, language, campaign, datetime.now(UTC))
+                if slips_path
+                else None
+            )
+            if csv_path:
+                csv_path.write_text(table, encoding="utf-8")
+            if slips_path and pdf is not None:
+                slips_path.write_bytes(pdf)
+    except slips.NothingToIssue as nothing:
+        raise CommandError(str(nothing)) from nothing
+    except OSError as error:
+        raise CommandError(f"{error.filename}: {error.strerror}") from error
+    if not csv_path:
+        click.echo(table, nl=False)
+    click.echo(f"Issued {len(issued)} codes for {key}.", err=not csv_path)

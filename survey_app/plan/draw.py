@@ -24,6 +24,7 @@ from survey_app.extensions import db
 from survey_app.models import (
     Campaign,
     OneTimeCode,
+    PlanQuota,
     PlanSchool,
     PlanStratum,
     SamplingPlan,
@@ -31,6 +32,7 @@ from survey_app.models import (
     Stratum,
 )
 from survey_app.models.plan import FRAME_ORDER
+from survey_app.plan import second_stage
 
 MAX_SEED = 2**63 - 1
 EXPORT_COLUMNS = (
@@ -95,8 +97,10 @@ def draw_schools(
     seed: int,
     now: datetime,
     schools_per_stratum: Mapping[str, int] | None = None,
+    respondents: Mapping[str, int] | None = None,
 ) -> SamplingPlan:
-    """Draw (or draw again) the campaign's schools; returns the recorded plan."""
+    """Draw (or draw again) the campaign's schools and plan the respondents of each
+    selected school (``second_stage``); returns the recorded plan."""
     if not 0 <= seed <= MAX_SEED:
         raise DrawRefused(f"the seed is a whole number from 0 to {MAX_SEED}", "seed")
     _check_drawable(campaign)
@@ -106,6 +110,10 @@ def draw_schools(
             f"campaign {campaign.key} has no school frame: import it first", "no_frame"
         )
     allocation = _allocation(strata, schools_per_stratum or {})
+    try:
+        per_school = second_stage.respondents_per_school(respondents)
+    except second_stage.RespondentsRefused as refused:
+        raise DrawRefused(str(refused), "respondents") from refused
     db.session.execute(delete(SamplingPlan).where(SamplingPlan.campaign_id == campaign.id))
     plan = SamplingPlan(
         campaign_id=campaign.id,
@@ -136,6 +144,17 @@ def draw_schools(
                     selected=bool(chosen),
                 )
             )
+            if chosen:
+                for group, wanted in per_school.items():
+                    size = second_stage.population(school, group)
+                    plan.quotas.append(
+                        PlanQuota(
+                            school_id=school.id,
+                            respondent_group=group,
+                            planned=min(wanted, size),
+                            population=size,
+                        )
+                    )
     db.session.add(plan)
     db.session.flush()
     return plan

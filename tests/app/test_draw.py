@@ -154,7 +154,7 @@ def test_draw_and_export_on_the_command_line(runner, county, tmp_path):
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["--schools-per-stratum", "rural-primary"], "give STRATUM=N"),
+        (["--schools-per-stratum", "rural-primary"], "give NAME=N, e.g. rural-primary=4"),
         (["--schools-per-stratum", "mars=2"], "no stratum 'mars' in this frame"),
     ],
 )
