@@ -32,8 +32,9 @@ def main() -> None:
     from survey_app.demo import seed_demo_county
     from survey_app.extensions import db
     from survey_app.models import School
+    from survey_app.plan.code_batches import IssuedCode
     from survey_app.plan.issuing import issue_codes
-    from survey_app.plan.slips import IssuedCode, slips_pdf
+    from survey_app.plan.slips import slips_pdf
 
     app = create_app()
     with app.app_context(), app.test_request_context():

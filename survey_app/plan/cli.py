@@ -16,7 +16,7 @@ from analysis import sample_size
 from survey_app.cli import CommandError
 from survey_app.extensions import db
 from survey_app.models import Campaign
-from survey_app.plan import campaigns, draw, frame_import, slips
+from survey_app.plan import campaigns, code_batches, draw, frame_import, second_stage, slips
 from survey_app.transactions import committed
 from survey_app.vocabulary import LANGUAGES, RESPONDENT_GROUPS, STAGES, VERDICT_RULES
 
@@ -312,7 +312,7 @@ def codes_issue(key: str, csv_path: Path | None, slips_path: Path | None, langua
     base_url = current_app.config["PUBLIC_BASE_URL"]
     try:
         with committed():
-            issued = slips.issue_planned_codes(campaign, draw.plan_of(campaign))
+            issued = code_batches.issue_planned_codes(campaign, draw.plan_of(campaign))
             table = slips.codes_csv(issued, base_url)
             pdf = (
                 slips.slips_pdf(issued, base_url, language, campaign, datetime.now(UTC))
@@ -323,10 +323,32 @@ def codes_issue(key: str, csv_path: Path | None, slips_path: Path | None, langua
                 csv_path.write_text(table, encoding="utf-8")
             if slips_path and pdf is not None:
                 slips_path.write_bytes(pdf)
-    except slips.NothingToIssue as nothing:
+    except code_batches.NothingToIssue as nothing:
         raise CommandError(str(nothing)) from nothing
     except OSError as error:
         raise CommandError(f"{error.filename}: {error.strerror}") from error
     if not csv_path:
         click.echo(table, nl=False)
     click.echo(f"Issued {len(issued)} codes for {key}.", err=not csv_path)
+
+
+@codes_cli.command("revoke")
+@click.option("--campaign", "key", required=True, metavar="KEY")
+@click.option("--code", "typed", help="One code (a lost or misprinted slip).")
+@click.option("--school", "school_code", help="With --group: every unused code of a school.")
+@click.option("--group", type=click.Choice(second_stage.SCHOOL_GROUPS))
+def codes_revoke(key: str, typed: str | None, school_code: str | None, group: str | None) -> None:
+    """Revoke codes so they no longer open; `codes issue` then issues replacements."""
+    if (typed is None) == (school_code is None) or (school_code is None) != (group is None):
+        raise CommandError("give --code, or --school with --group")
+    campaign = _campaign(key)
+    try:
+        with committed():
+            if typed is not None:
+                code_batches.revoke_code(campaign, typed)
+                revoked = 1
+            elif school_code is not None and group is not None:
+                revoked = code_batches.revoke_unused(campaign, school_code, group)
+    except code_batches.RevokeRefused as refused:
+        raise CommandError(str(refused)) from refused
+    click.echo(f"Revoked {revoked} codes.")

@@ -11,6 +11,14 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from survey_app.vocabulary import GROUP_LABELS, RESPONDENT_GROUPS, STAGE_LABELS, STAGES
 
+# Each language in its own name, as the slips' reader will recognise it.
+LANGUAGE_NAMES = {
+    "zh_Hans": "中文（简体）",
+    "zh_Hant": "中文（繁體）",
+    "en": "English",
+    "ug": "ئۇيغۇرچە",
+}
+
 
 class CampaignForm(FlaskForm):
     key = StringField(
@@ -66,6 +74,24 @@ class DrawForm(FlaskForm):
             "drawn in public (a lottery result, dice) if the draw must be seen to be fair."
         ),
     )
+
+
+class IssueCodesForm(FlaskForm):
+    language = SelectField(
+        _l("Language of the slips"),
+        choices=[SelectChoice(code, name) for code, name in LANGUAGE_NAMES.items()],
+    )
+    output = SelectField(
+        _l("Print as"),
+        choices=[
+            SelectChoice("pdf", _l("PDF slips to cut (QR code, code, link)")),
+            SelectChoice("csv", _l("CSV table of codes and links")),
+        ],
+    )
+
+
+class RevokeCodeForm(FlaskForm):
+    code = StringField(_l("Code to revoke"), validators=[DataRequired(), Length(max=60)])
 
 
 class FrameUploadForm(FlaskForm):

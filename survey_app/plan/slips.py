@@ -1,88 +1,24 @@
-"""Issuing the codes a plan calls for, and printing them: a CSV and PDF slips to cut.
-
-Plain codes exist only here, in what is returned and printed at issue time: the
-database keeps their digests (``codes.py``). A batch whose printout is lost is revoked
-and issued again.
-"""
+"""Printing a batch of codes: a CSV and PDF slips to cut (``code_batches`` issues them)."""
 
 from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 import segno
 from flask import render_template
 from flask_babel import force_locale
-from sqlalchemy import func, select
 
-from survey_app.extensions import db
-from survey_app.models import Campaign, OneTimeCode, PlanQuota, SamplingPlan, School
-from survey_app.plan import second_stage
-from survey_app.plan.issuing import issue_codes
-from survey_app.vocabulary import STUDENT
+from survey_app.models import Campaign
+from survey_app.plan.code_batches import IssuedCode
 
 if TYPE_CHECKING:
     from weasyprint.document import Document
 
 CSV_COLUMNS = ("school_code", "school_name", "stratum", "group", "reading_level", "code", "link")
 SLIPS_PER_PAGE = 10  # 2 × 5 on A4, cut along the dashed lines
-
-
-class NothingToIssue(Exception):
-    """The campaign has no drawn plan, or every planned code has been issued already."""
-
-
-@dataclass(frozen=True)
-class IssuedCode:
-    school: School
-    respondent_group: str
-    reading_level: str | None
-    code: str
-
-
-def issue_planned_codes(campaign: Campaign, plan: SamplingPlan | None) -> list[IssuedCode]:
-    """Codes for every selected school and group, up to what the plan calls for (codes
-    issued before and not revoked count); they expire when the fieldwork closes."""
-    if plan is None:
-        raise NothingToIssue(f"campaign {campaign.key} has not drawn its schools yet")
-    issued: list[IssuedCode] = []
-    for quota in plan.quotas:
-        missing = quota.planned - _valid_codes(quota)
-        if missing <= 0:
-            continue
-        for level, count in _by_reading_level(quota, missing):
-            for code in issue_codes(
-                quota.school,
-                quota.respondent_group,
-                count,
-                reading_level=level,
-                expires_at=campaign.closes_at,
-            ):
-                issued.append(IssuedCode(quota.school, quota.respondent_group, level, code))
-    if not issued:
-        raise NothingToIssue(f"every code the plan of {campaign.key} calls for is issued")
-    return issued
-
-
-def _valid_codes(quota: PlanQuota) -> int:
-    counted = select(func.count()).where(
-        OneTimeCode.school_id == quota.school_id,
-        OneTimeCode.respondent_group == quota.respondent_group,
-        OneTimeCode.status != "void",
-    )
-    return int(db.session.scalar(counted) or 0)
-
-
-def _by_reading_level(quota: PlanQuota, missing: int) -> list[tuple[str | None, int]]:
-    """Students of a nine-year school split between the primary (grades 3-6) and junior
-    (7-9) questionnaires in proportion to their pupils; other codes need no level."""
-    if quota.respondent_group != STUDENT or quota.school.level != "nine_year":
-        return [(None, missing)]
-    junior = round(missing * second_stage.junior_share(quota.school))
-    return [(level, n) for level, n in (("primary", missing - junior), ("junior", junior)) if n]
 
 
 def link(base_url: str, code: str) -> str:

@@ -5,13 +5,21 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 
-from flask import Response, abort, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from survey_app.auth.access import current_campaign, staff_blueprint
-from survey_app.plan import campaigns, draw, fieldwork, frame_import, messages
-from survey_app.plan.forms import CampaignForm, DrawForm, FrameUploadForm
+from survey_app.models import Campaign
+from survey_app.plan import campaigns, code_batches, draw, fieldwork, frame_import, messages, slips
+from survey_app.plan.forms import (
+    CampaignForm,
+    DrawForm,
+    FrameUploadForm,
+    IssueCodesForm,
+    RevokeCodeForm,
+)
 from survey_app.untrusted import accepts_upload
 from survey_app.vocabulary import RESPONDENT_GROUPS
 
@@ -159,4 +167,89 @@ def export_draw(key: str) -> ResponseReturnValue:
         draw.export_csv(plan),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="draw-{key}.csv"'},
+    )
+
+
+@bp.route("/<key>/codes", methods=["GET"])
+def codes(key: str) -> ResponseReturnValue:
+    """Codes per selected school and group: planned, issued, answered, revoked."""
+    return _codes_page(current_campaign(), IssueCodesForm(), RevokeCodeForm())
+
+
+def _codes_page(
+    chosen: Campaign,
+    issue_form: IssueCodesForm,
+    revoke_form: RevokeCodeForm,
+    notice: str | None = None,
+    refused: str | None = None,
+    status: int = 200,
+) -> ResponseReturnValue:
+    plan = draw.plan_of(chosen)
+    progress = code_batches.quota_progress(plan) if plan else []
+    return render_template(
+        "plan/codes.html",
+        campaign=chosen,
+        plan=plan,
+        progress=progress,
+        missing=sum(max(0, row.planned - row.issued) for row in progress),
+        issue_form=issue_form,
+        revoke_form=revoke_form,
+        notice=notice,
+        refused=refused,
+    ), status
+
+
+@bp.route("/<key>/codes/issue", methods=["POST"])
+def issue_codes(key: str) -> ResponseReturnValue:
+    """Issue the missing codes and send them at once as slips or CSV: the plain codes
+    are never stored, so this download is the only copy (committed before it is sent)."""
+    chosen = current_campaign()
+    form = IssueCodesForm()
+    if not form.validate_on_submit():
+        return _codes_page(chosen, form, RevokeCodeForm(), status=422)
+    try:
+        issued = code_batches.issue_planned_codes(chosen, draw.plan_of(chosen))
+    except code_batches.NothingToIssue:
+        return _codes_page(
+            chosen,
+            form,
+            RevokeCodeForm(),
+            refused=_("Nothing to issue: every planned code has been issued."),
+            status=409,
+        )
+    base_url = current_app.config["PUBLIC_BASE_URL"]
+    stamp = datetime.now(UTC)
+    name = f"codes-{chosen.key}-{stamp:%Y%m%d-%H%M%S}"
+    body: str | bytes
+    if form.output.data == "csv":
+        body, mimetype, name = slips.codes_csv(issued, base_url), "text/csv", name + ".csv"
+    else:
+        language = form.language.data or "zh_Hans"
+        body = slips.slips_pdf(issued, base_url, language, chosen, stamp)
+        mimetype, name = "application/pdf", name + ".pdf"
+    return Response(
+        body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
+
+
+@bp.route("/<key>/codes/revoke", methods=["POST"])
+def revoke_code(key: str) -> ResponseReturnValue:
+    chosen = current_campaign()
+    form = RevokeCodeForm()
+    if not form.validate_on_submit():
+        return _codes_page(chosen, IssueCodesForm(), form, status=422)
+    try:
+        code_batches.revoke_code(chosen, form.code.data or "")
+    except code_batches.RevokeRefused as error:
+        message = (
+            _("This code has been answered: it cannot be revoked.")
+            if error.answered
+            else _("No such code in this campaign.")
+        )
+        return _codes_page(chosen, IssueCodesForm(), form, refused=message, status=422)
+    return _codes_page(
+        chosen,
+        IssueCodesForm(),
+        RevokeCodeForm(formdata=None),
+        notice=_("The code is revoked: it no longer opens the questionnaire."),
     )

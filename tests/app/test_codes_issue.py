@@ -15,7 +15,8 @@ from sqlalchemy import func, select
 from survey_app.extensions import db
 from survey_app.models import OneTimeCode
 from survey_app.models.base import as_utc
-from survey_app.plan import second_stage, slips
+from survey_app.plan import code_batches, second_stage, slips
+from tests.app.conftest import csrf_token
 from tests.factories import make_campaign, make_plan, make_school
 
 NOW = datetime(2026, 12, 2, tzinfo=UTC)
@@ -62,7 +63,7 @@ def test_the_second_stage_of_each_selected_school(drawn):
 
 def test_codes_are_issued_up_to_the_plan_and_expire_with_the_window(drawn):
     campaign, plan = drawn
-    issued = slips.issue_planned_codes(campaign, plan)
+    issued = code_batches.issue_planned_codes(campaign, plan)
     assert len(issued) == sum(q.planned for q in plan.quotas)
     stored = db.session.scalars(select(OneTimeCode).filter_by(campaign_id=campaign.id)).all()
     assert len(stored) == len(issued)
@@ -72,17 +73,17 @@ def test_codes_are_issued_up_to_the_plan_and_expire_with_the_window(drawn):
     ]
     # 15 students at the nine-year school: grades 7-9 are 200 of its 520 surveyed pupils
     assert (levels.count("primary"), levels.count("junior")) == (9, 6)
-    with pytest.raises(slips.NothingToIssue, match="every code"):
-        slips.issue_planned_codes(campaign, plan)
+    with pytest.raises(code_batches.NothingToIssue, match="every code"):
+        code_batches.issue_planned_codes(campaign, plan)
     stored[0].status = "void"  # revoked: one replacement is issued
     db.session.flush()
-    assert len(slips.issue_planned_codes(campaign, plan)) == 1
+    assert len(code_batches.issue_planned_codes(campaign, plan)) == 1
 
 
 def test_no_codes_without_a_draw(app_ctx):
     campaign = make_campaign(open_now=False)
-    with pytest.raises(slips.NothingToIssue, match="has not drawn"):
-        slips.issue_planned_codes(campaign, None)
+    with pytest.raises(code_batches.NothingToIssue, match="has not drawn"):
+        code_batches.issue_planned_codes(campaign, None)
 
 
 def test_codes_issue_writes_the_csv_and_the_slips(runner, drawn, tmp_path):
@@ -117,7 +118,7 @@ def test_a_code_from_the_csv_opens_once_fieldwork_opens(runner, client, drawn, t
 
 def test_slips_come_ten_to_a_page_in_the_chosen_language(app, drawn):
     campaign, plan = drawn
-    issued = slips.issue_planned_codes(campaign, plan)[:23]
+    issued = code_batches.issue_planned_codes(campaign, plan)[:23]
     with app.test_request_context():
         for language in ("zh_Hans", "ug"):
             document = slips.slips_document(issued, "https://x.test", language, campaign, NOW)
@@ -135,3 +136,89 @@ def test_slips_come_ten_to_a_page_in_the_chosen_language(app, drawn):
                 now=NOW,
             )
         assert "扫描二维码" in text
+
+
+def test_codes_revoke_on_the_command_line(runner, drawn, tmp_path):
+    campaign, _plan = drawn
+    out = tmp_path / "codes.csv"
+    runner.invoke(args=["codes", "issue", "--campaign", campaign.key, "--csv", str(out)])
+    code = next(csv.DictReader(io.StringIO(out.read_text())))["code"]
+    one = runner.invoke(args=["codes", "revoke", "--campaign", campaign.key, "--code", code])
+    assert (one.exit_code, one.output.strip()) == (0, "Revoked 1 codes.")
+    batch = runner.invoke(
+        args=["codes", "revoke", "--campaign", campaign.key, "--school", "P1", "--group", "parent"]
+    )
+    assert (batch.exit_code, batch.output.strip()) == (0, "Revoked 15 codes.")
+    replaced = runner.invoke(args=["codes", "issue", "--campaign", campaign.key])
+    assert "Issued 16 codes" in replaced.output
+    unknown = runner.invoke(args=["codes", "revoke", "--campaign", campaign.key, "--code", "X"])
+    assert unknown.exit_code == 2
+    assert "no code 'X'" in unknown.output
+    neither = runner.invoke(args=["codes", "revoke", "--campaign", campaign.key])
+    assert (neither.exit_code, neither.output.strip()) == (
+        2,
+        "Error: give --code, or --school with --group",
+    )
+
+
+def _signed_in_supervisor(app, campaign):
+    from survey_app.auth import services
+
+    services.create_user("codes@example.org", "supervisor", "a long password!", [campaign.key])
+    client = app.test_client()
+    token = csrf_token(client.get("/staff/login").text)
+    data = {"csrf_token": token, "email": "codes@example.org", "password": "a long password!"}
+    assert client.post("/staff/login", data=data).status_code == 302
+    return client
+
+
+def test_the_codes_page_issues_and_revokes(app, drawn):
+    campaign, plan = drawn
+    client = _signed_in_supervisor(app, campaign)
+    page = client.get(f"/plan/{campaign.key}/codes")
+    total = sum(q.planned for q in plan.quotas)
+    assert page.status_code == 200
+    assert f"{total} 个计划编码尚未发放" in page.text
+    token = csrf_token(page.text)
+    pdf = client.post(
+        f"/plan/{campaign.key}/codes/issue",
+        data={"csrf_token": token, "output": "pdf", "language": "zh_Hans"},
+    )
+    assert pdf.status_code == 200
+    assert pdf.mimetype == "application/pdf"
+    assert pdf.data.startswith(b"%PDF-")
+    assert "attachment" in pdf.headers["Content-Disposition"]
+    count = select(func.count()).select_from(OneTimeCode).filter_by(campaign_id=campaign.id)
+    assert db.session.scalar(count) == total
+    again = client.post(
+        f"/plan/{campaign.key}/codes/issue",
+        data={"csrf_token": token, "output": "csv", "language": "zh_Hans"},
+    )
+    assert again.status_code == 409  # nothing left to issue
+    code = db.session.scalars(select(OneTimeCode).filter_by(campaign_id=campaign.id)).first()
+    code.status = "used"
+    db.session.flush()
+    revoked = client.post(
+        f"/plan/{campaign.key}/codes/revoke",
+        data={"csrf_token": token, "code": "ZZZZZ-ZZZZZ-ZZZZZ"},
+    )
+    assert revoked.status_code == 422
+    assert "本项目中没有这个编码" in revoked.text
+
+
+def test_the_csv_download_lists_every_new_code(app, drawn):
+    campaign, plan = drawn
+    client = _signed_in_supervisor(app, campaign)
+    token = csrf_token(client.get(f"/plan/{campaign.key}/codes").text)
+    reply = client.post(
+        f"/plan/{campaign.key}/codes/issue",
+        data={"csrf_token": token, "output": "csv", "language": "en"},
+    )
+    rows = list(csv.DictReader(io.StringIO(reply.text)))
+    assert len(rows) == sum(q.planned for q in plan.quotas)
+    revoke = client.post(
+        f"/plan/{campaign.key}/codes/revoke", data={"csrf_token": token, "code": rows[0]["code"]}
+    )
+    assert revoke.status_code == 200
+    assert "编码已作废" in revoke.text
+    assert client.get(rows[0]["link"].replace("http://survey.test", "")).status_code == 404

@@ -25,7 +25,8 @@ raw_body = st.one_of(st.binary(max_size=2000), form_text)
 ENDPOINTS = ["/staff/login", "/staff/logout", "/staff/", "/plan/demo/", "/plan/x%00y/"]
 ENDPOINTS += ["/plan/" + "k" * 300 + "/"]
 ENDPOINTS += ["/plan/new", "/plan/demo/frame", "/plan/nope/frame", "/plan/demo/draw"]
-ENDPOINTS += ["/plan/demo/draw.csv"]
+ENDPOINTS += ["/plan/demo/draw.csv", "/plan/demo/codes", "/plan/demo/codes/issue"]
+ENDPOINTS += ["/plan/demo/codes/revoke"]
 
 
 @pytest.fixture

@@ -1,0 +1,169 @@
+"""Batches of codes for a drawn plan: issuing what it calls for, watching them come back,
+revoking lost ones.
+
+Plain codes exist only in what :func:`issue_planned_codes` returns (the database keeps
+digests): print them at once (``slips.py``). A batch whose printout is lost is revoked
+(:func:`revoke_unused`) and issued again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from survey_app.codes import code_digest, normalise_code
+from survey_app.extensions import db
+from survey_app.models import Campaign, OneTimeCode, PlanQuota, SamplingPlan, School
+from survey_app.plan import second_stage
+from survey_app.plan.issuing import issue_codes
+from survey_app.vocabulary import STUDENT
+
+
+class NothingToIssue(Exception):
+    """The campaign has no drawn plan, or every planned code has been issued already."""
+
+
+@dataclass(frozen=True)
+class IssuedCode:
+    school: School
+    respondent_group: str
+    reading_level: str | None
+    code: str
+
+
+def issue_planned_codes(campaign: Campaign, plan: SamplingPlan | None) -> list[IssuedCode]:
+    """Codes for every selected school and group, up to what the plan calls for (codes
+    issued before and not revoked count); they expire when the fieldwork closes."""
+    if plan is None:
+        raise NothingToIssue(f"campaign {campaign.key} has not drawn its schools yet")
+    issued: list[IssuedCode] = []
+    for quota in plan.quotas:
+        missing = quota.planned - _valid_codes(quota)
+        if missing <= 0:
+            continue
+        for level, count in _by_reading_level(quota, missing):
+            for code in issue_codes(
+                quota.school,
+                quota.respondent_group,
+                count,
+                reading_level=level,
+                expires_at=campaign.closes_at,
+            ):
+                issued.append(IssuedCode(quota.school, quota.respondent_group, level, code))
+    if not issued:
+        raise NothingToIssue(f"every code the plan of {campaign.key} calls for is issued")
+    return issued
+
+
+def _valid_codes(quota: PlanQuota) -> int:
+    counted = select(func.count()).where(
+        OneTimeCode.school_id == quota.school_id,
+        OneTimeCode.respondent_group == quota.respondent_group,
+        OneTimeCode.status != "void",
+    )
+    return int(db.session.scalar(counted) or 0)
+
+
+def _by_reading_level(quota: PlanQuota, missing: int) -> list[tuple[str | None, int]]:
+    """Students of a nine-year school split between the primary (grades 3-6) and junior
+    (7-9) questionnaires in proportion to their pupils; other codes need no level."""
+    if quota.respondent_group != STUDENT or quota.school.level != "nine_year":
+        return [(None, missing)]
+    junior = round(missing * second_stage.junior_share(quota.school))
+    return [(level, n) for level, n in (("primary", missing - junior), ("junior", junior)) if n]
+
+
+@dataclass(frozen=True)
+class QuotaProgress:
+    """One selected school and group: codes planned, issued (not revoked), answered."""
+
+    school: School
+    respondent_group: str
+    planned: int
+    issued: int
+    used: int
+    void: int
+
+
+def quota_progress(plan: SamplingPlan) -> list[QuotaProgress]:
+    """Per selected school and group, in one query for the codes (counts only)."""
+    rows = db.session.execute(
+        select(
+            OneTimeCode.school_id,
+            OneTimeCode.respondent_group,
+            OneTimeCode.status,
+            func.count(),
+        )
+        .where(OneTimeCode.campaign_id == plan.campaign_id)
+        .group_by(OneTimeCode.school_id, OneTimeCode.respondent_group, OneTimeCode.status)
+    )
+    counts: dict[tuple[int, str], dict[str, int]] = {}
+    for school_id, group, status, n in rows:
+        counts.setdefault((school_id, group), {})[status] = int(n)
+    progress = []
+    for quota in plan.quotas:
+        by_status = counts.get((quota.school_id, quota.respondent_group), {})
+        void = by_status.get("void", 0)
+        used = by_status.get("used", 0)
+        progress.append(
+            QuotaProgress(
+                school=quota.school,
+                respondent_group=quota.respondent_group,
+                planned=quota.planned,
+                issued=by_status.get("issued", 0) + used,
+                used=used,
+                void=void,
+            )
+        )
+    return progress
+
+
+class RevokeRefused(Exception):
+    """The code is unknown (or of another campaign), or already answered (``answered``)."""
+
+    def __init__(self, message: str, *, answered: bool = False) -> None:
+        super().__init__(message)
+        self.answered = answered
+
+
+def revoke_code(campaign: Campaign, typed: str) -> OneTimeCode:
+    """Revoke one issued code (a lost or misprinted slip); a used code stays used."""
+    canonical = normalise_code(typed)
+    code = (
+        db.session.scalar(
+            select(OneTimeCode).where(
+                OneTimeCode.digest == code_digest(canonical),
+                OneTimeCode.campaign_id == campaign.id,
+            )
+        )
+        if canonical
+        else None
+    )
+    if code is None:
+        raise RevokeRefused(f"no code {typed.strip()[:40]!r} in campaign {campaign.key}")
+    if code.status == "used":
+        raise RevokeRefused("this code has been answered: it cannot be revoked", answered=True)
+    code.status = "void"
+    db.session.flush()
+    return code
+
+
+def revoke_unused(campaign: Campaign, school_code: str, group: str) -> int:
+    """Revoke every unused code of one school and group (a lost batch); returns how many."""
+    school = db.session.scalar(
+        select(School).where(School.campaign_id == campaign.id, School.code == school_code)
+    )
+    if school is None:
+        raise RevokeRefused(f"no school {school_code!r} in campaign {campaign.key}")
+    codes = db.session.scalars(
+        select(OneTimeCode).where(
+            OneTimeCode.school_id == school.id,
+            OneTimeCode.respondent_group == group,
+            OneTimeCode.status == "issued",
+        )
+    ).all()
+    for code in codes:
+        code.status = "void"
+    db.session.flush()
+    return len(codes)
