@@ -6,12 +6,18 @@ were issued and used per stratum and group, never what anyone said.
 
 from __future__ import annotations
 
+import csv
+import io
+import math
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import case, func, select
 
 from survey_app.extensions import db
-from survey_app.models import Campaign, OneTimeCode, School, Stratum
+from survey_app.models import Campaign, OneTimeCode, SamplingPlan, School, Stratum
+from survey_app.models.base import as_utc
+from survey_app.vocabulary import RESPONDENT_GROUPS
 
 
 @dataclass(frozen=True)
@@ -81,3 +87,111 @@ def code_counts(campaign: Campaign) -> list[CodeCounts]:
         CodeCounts(stratum, group, int(n), int(used or 0), int(void or 0))
         for stratum, group, n, used, void in rows
     ]
+
+
+@dataclass(frozen=True)
+class CellProgress:
+    """Responses against the target of one stratum and group."""
+
+    stratum: str
+    respondent_group: str
+    target: int  # planned respondents (the plan's second stage)
+    issued: int  # codes issued and not revoked
+    answered: int
+
+    @property
+    def completion(self) -> float | None:
+        """Answered over target (None without a target)."""
+        return self.answered / self.target if self.target else None
+
+    @property
+    def response_rate(self) -> float | None:
+        """Answered over the codes issued (None before any is issued)."""
+        return self.answered / self.issued if self.issued else None
+
+
+LAGGING_FACTOR = 0.8
+
+
+@dataclass(frozen=True)
+class FieldworkProgress:
+    """The campaign's fieldwork at ``now``: cells, the time gone, and who lags."""
+
+    cells: list[CellProgress]
+    days_left: int
+    elapsed: float  # share of the fieldwork window gone, 0..1
+
+    def lagging(self, cell: CellProgress) -> bool:
+        """Behind when the cell has completed less than 80% of the share of the window
+        that has gone (on day 5 of 10, a cell below 40% of its target lags)."""
+        completion = cell.completion
+        return (
+            completion is not None
+            and self.elapsed > 0
+            and (completion < LAGGING_FACTOR * self.elapsed)
+        )
+
+
+def progress(campaign: Campaign, plan: SamplingPlan | None, now: datetime) -> FieldworkProgress:
+    """Counts only: targets from the plan, codes and answers from the codes' statuses."""
+    targets: dict[tuple[str, str], int] = {}
+    if plan is not None:
+        strata = {school.id: school.stratum.code for school in (q.school for q in plan.quotas)}
+        for quota in plan.quotas:
+            key = (strata[quota.school_id], quota.respondent_group)
+            targets[key] = targets.get(key, 0) + quota.planned
+    codes = {(row.stratum, row.respondent_group): row for row in code_counts(campaign)}
+    cells = [
+        CellProgress(
+            stratum=stratum,
+            respondent_group=group,
+            target=targets.get((stratum, group), 0),
+            issued=codes[(stratum, group)].issued - codes[(stratum, group)].void
+            if (stratum, group) in codes
+            else 0,
+            answered=codes[(stratum, group)].used if (stratum, group) in codes else 0,
+        )
+        for stratum, group in sorted(set(targets) | set(codes), key=_cell_order)
+    ]
+    opens, closes = as_utc(campaign.opens_at), as_utc(campaign.closes_at)
+    window = (closes - opens).total_seconds()
+    gone = min(max((now - opens).total_seconds() / window, 0.0), 1.0) if window > 0 else 1.0
+    days_left = max(0, math.ceil((closes - now).total_seconds() / 86400))
+    return FieldworkProgress(cells=cells, days_left=days_left, elapsed=gone)
+
+
+def _cell_order(cell: tuple[str, str]) -> tuple[str, int]:
+    stratum, group = cell
+    return stratum, RESPONDENT_GROUPS.index(group)
+
+
+PROGRESS_COLUMNS = (
+    "stratum",
+    "group",
+    "target",
+    "issued",
+    "answered",
+    "completion",
+    "response_rate",
+    "lagging",
+)
+
+
+def progress_csv(report: FieldworkProgress) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(PROGRESS_COLUMNS)
+    for cell in report.cells:
+        writer.writerow(
+            [
+                cell.stratum,
+                cell.respondent_group,
+                cell.target,
+                cell.issued,
+                cell.answered,
+                "" if cell.completion is None else f"{cell.completion:.4f}",
+                "" if cell.response_rate is None else f"{cell.response_rate:.4f}",
+                int(report.lagging(cell)),
+            ]
+        )
+    return buffer.getvalue()

@@ -253,3 +253,28 @@ def revoke_code(key: str) -> ResponseReturnValue:
         RevokeCodeForm(formdata=None),
         notice=_("The code is revoked: it no longer opens the questionnaire."),
     )
+
+
+@bp.route("/<key>/fieldwork")
+def fieldwork_progress(key: str) -> ResponseReturnValue:
+    """Responses against targets per stratum and group, and per school: counts only."""
+    chosen = current_campaign()
+    plan = draw.plan_of(chosen)
+    report = fieldwork.progress(chosen, plan, datetime.now(UTC))
+    return render_template(
+        "plan/fieldwork.html",
+        campaign=chosen,
+        report=report,
+        schools=code_batches.quota_progress(plan) if plan else [],
+    )
+
+
+@bp.route("/<key>/fieldwork.csv")
+def fieldwork_csv(key: str) -> ResponseReturnValue:
+    chosen = current_campaign()
+    report = fieldwork.progress(chosen, draw.plan_of(chosen), datetime.now(UTC))
+    return Response(
+        fieldwork.progress_csv(report),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="fieldwork-{key}.csv"'},
+    )

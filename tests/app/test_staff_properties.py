@@ -26,7 +26,7 @@ ENDPOINTS = ["/staff/login", "/staff/logout", "/staff/", "/plan/demo/", "/plan/x
 ENDPOINTS += ["/plan/" + "k" * 300 + "/"]
 ENDPOINTS += ["/plan/new", "/plan/demo/frame", "/plan/nope/frame", "/plan/demo/draw"]
 ENDPOINTS += ["/plan/demo/draw.csv", "/plan/demo/codes", "/plan/demo/codes/issue"]
-ENDPOINTS += ["/plan/demo/codes/revoke"]
+ENDPOINTS += ["/plan/demo/codes/revoke", "/plan/demo/fieldwork", "/plan/demo/fieldwork.csv"]
 
 
 @pytest.fixture

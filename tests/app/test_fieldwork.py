@@ -1,0 +1,105 @@
+"""Watching the field: responses against the plan's targets per stratum and group, days
+left, lagging cells, as counts only (and as CSV)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from survey_app.extensions import db
+from survey_app.models import OneTimeCode
+from survey_app.models.base import as_utc
+from survey_app.plan import code_batches, fieldwork
+from tests.app.conftest import csrf_token
+from tests.factories import make_campaign, make_plan, make_school
+
+
+@pytest.fixture
+def field(app_ctx):
+    """Two drawn schools in two strata, their codes issued, some of them answered."""
+    campaign = make_campaign(open_now=False)
+    make_school(campaign, code="R1", enrolment=300, teachers=20)
+    make_school(campaign, code="U1", location="urban", enrolment=900, teachers=50)
+    plan = make_plan(campaign, seed=1, **{"rural-primary": 1, "urban-primary": 1})
+    code_batches.issue_planned_codes(campaign, plan)
+    codes = db.session.scalars(
+        select(OneTimeCode).filter_by(campaign_id=campaign.id, respondent_group="parent")
+    ).all()
+    urban = [code for code in codes if code.school.code == "U1"]
+    rural = [code for code in codes if code.school.code == "R1"]
+    for code in urban[:12] + rural[:3]:
+        code.status = "used"
+    rural[3].status = "void"
+    campaign.status = "open"
+    db.session.flush()
+    return campaign, plan
+
+
+def _cells(report):
+    return {(c.stratum, c.respondent_group): c for c in report.cells}
+
+
+def test_targets_codes_and_answers_per_stratum_and_group(field):
+    campaign, plan = field
+    opens = as_utc(campaign.opens_at)
+    report = fieldwork.progress(campaign, plan, opens + timedelta(days=7.5))  # of 15 days
+    cells = _cells(report)
+    urban, rural = cells[("urban-primary", "parent")], cells[("rural-primary", "parent")]
+    assert (urban.target, urban.issued, urban.answered) == (15, 15, 12)
+    assert (rural.target, rural.issued, rural.answered) == (15, 14, 3)  # one revoked
+    assert urban.completion == pytest.approx(0.8)
+    assert rural.response_rate == pytest.approx(3 / 14)
+    assert report.elapsed == pytest.approx(0.5)
+    assert report.days_left == 8
+    # half the window gone: below 40% of the target lags
+    assert not report.lagging(urban)
+    assert report.lagging(rural)
+    teachers = cells[("urban-primary", "teacher")]  # 5 codes, none answered: behind
+    assert (teachers.target, teachers.answered, report.lagging(teachers)) == (5, 0, True)
+
+
+def test_before_the_window_nothing_lags(field):
+    campaign, plan = field
+    report = fieldwork.progress(campaign, plan, as_utc(campaign.opens_at) - timedelta(days=1))
+    assert report.elapsed == 0
+    assert not any(report.lagging(cell) for cell in report.cells)
+
+
+def test_the_progress_as_csv(field):
+    campaign, plan = field
+    report = fieldwork.progress(campaign, plan, as_utc(campaign.opens_at) + timedelta(days=7.5))
+    rows = list(csv.DictReader(io.StringIO(fieldwork.progress_csv(report))))
+    assert list(rows[0]) == list(fieldwork.PROGRESS_COLUMNS)
+    rural = next(r for r in rows if (r["stratum"], r["group"]) == ("rural-primary", "parent"))
+    assert rural == {
+        "stratum": "rural-primary",
+        "group": "parent",
+        "target": "15",
+        "issued": "14",
+        "answered": "3",
+        "completion": "0.2000",
+        "response_rate": "0.2143",
+        "lagging": "1",
+    }
+
+
+def test_the_fieldwork_page_shows_counts_only(app, field):
+    from survey_app.auth import services
+
+    campaign, _plan = field
+    services.create_user("field@example.org", "supervisor", "a long password!", [campaign.key])
+    client = app.test_client()
+    token = csrf_token(client.get("/staff/login").text)
+    data = {"csrf_token": token, "email": "field@example.org", "password": "a long password!"}
+    client.post("/staff/login", data=data)
+    page = client.get(f"/plan/{campaign.key}/fieldwork")
+    assert page.status_code == 200
+    assert "rural-primary" in page.text
+    assert "还剩" in page.text
+    download = client.get(f"/plan/{campaign.key}/fieldwork.csv")
+    assert download.mimetype == "text/csv"
+    assert download.text.startswith("stratum,group,target,issued,answered")
