@@ -1,5 +1,6 @@
 """The data model, split by aggregate; import from here."""
 
+from survey_app.models.audit import AuditEvent
 from survey_app.models.base import Base
 from survey_app.models.campaign import Campaign, GroupPopulation, Stratum
 from survey_app.models.code import OneTimeCode
@@ -10,6 +11,7 @@ from survey_app.models.user import CampaignAccess, User
 
 __all__ = [
     "Answer",
+    "AuditEvent",
     "Base",
     "Campaign",
     "CampaignAccess",

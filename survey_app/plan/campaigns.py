@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from survey_app.extensions import db
 from survey_app.models import Campaign, CampaignAccess, User
+from survey_app.plan import audit
 from survey_app.vocabulary import RESPONDENT_GROUPS, STAGES, VERDICT_RULES
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -99,7 +100,35 @@ def create_campaign(settings: CampaignSettings, creator: User | None = None) -> 
     if creator is not None and creator.role != "admin":
         db.session.add(CampaignAccess(user_id=creator.id, campaign_id=campaign.id))
         db.session.flush()
+    audit.record(campaign, "campaign_created", {"stage": campaign.stage})
     return campaign
+
+
+class FieldworkRefused(Exception):
+    """Fieldwork cannot open or close now (the message says why, in one line)."""
+
+
+def open_fieldwork(campaign: Campaign) -> None:
+    """Open the fieldwork: codes start to work, and the frame and the draw are frozen."""
+    from survey_app.plan.draw import plan_of
+
+    if campaign.status != "draft":
+        raise FieldworkRefused(f"campaign {campaign.key} is {campaign.status}, not in preparation")
+    plan = plan_of(campaign)
+    if plan is None:
+        raise FieldworkRefused(f"campaign {campaign.key} has not drawn its schools yet")
+    campaign.status = "open"
+    db.session.flush()
+    audit.record(campaign, "fieldwork_opened", {"seed": plan.seed})
+
+
+def close_fieldwork(campaign: Campaign) -> None:
+    """Close the fieldwork early (it also closes by itself at the end of its window)."""
+    if campaign.status != "open":
+        raise FieldworkRefused(f"campaign {campaign.key} is {campaign.status}, not open")
+    campaign.status = "closed"
+    db.session.flush()
+    audit.record(campaign, "fieldwork_closed", {})
 
 
 def _check(settings: CampaignSettings) -> None:

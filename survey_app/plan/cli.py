@@ -352,3 +352,27 @@ def codes_revoke(key: str, typed: str | None, school_code: str | None, group: st
     except code_batches.RevokeRefused as refused:
         raise CommandError(str(refused)) from refused
     click.echo(f"Revoked {revoked} codes.")
+
+
+@campaign_cli.command("open")
+@click.option("--campaign", "key", required=True, metavar="KEY")
+def campaign_open(key: str) -> None:
+    """Open the fieldwork: codes start to work; the frame and the draw are frozen."""
+    try:
+        with committed():
+            campaigns.open_fieldwork(_campaign(key))
+    except campaigns.FieldworkRefused as refused:
+        raise CommandError(str(refused)) from refused
+    click.echo(f"Fieldwork of {key} is open.")
+
+
+@campaign_cli.command("close")
+@click.option("--campaign", "key", required=True, metavar="KEY")
+def campaign_close(key: str) -> None:
+    """Close the fieldwork before the end of its window."""
+    try:
+        with committed():
+            campaigns.close_fieldwork(_campaign(key))
+    except campaigns.FieldworkRefused as refused:
+        raise CommandError(str(refused)) from refused
+    click.echo(f"Fieldwork of {key} is closed.")

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from survey_app.codes import code_digest, normalise_code
 from survey_app.extensions import db
 from survey_app.models import Campaign, OneTimeCode, PlanQuota, SamplingPlan, School
-from survey_app.plan import second_stage
+from survey_app.plan import audit, second_stage
 from survey_app.plan.issuing import issue_codes
 from survey_app.vocabulary import STUDENT
 
@@ -53,6 +53,7 @@ def issue_planned_codes(campaign: Campaign, plan: SamplingPlan | None) -> list[I
                 issued.append(IssuedCode(quota.school, quota.respondent_group, level, code))
     if not issued:
         raise NothingToIssue(f"every code the plan of {campaign.key} calls for is issued")
+    audit.record(campaign, "codes_issued", {"codes": len(issued)})
     return issued
 
 
@@ -146,6 +147,13 @@ def revoke_code(campaign: Campaign, typed: str) -> OneTimeCode:
         raise RevokeRefused("this code has been answered: it cannot be revoked", answered=True)
     code.status = "void"
     db.session.flush()
+    school = db.session.get(School, code.school_id)
+    # The log names the slip's school and group, never the code itself.
+    audit.record(
+        campaign,
+        "code_revoked",
+        {"school": school.code if school else None, "group": code.respondent_group},
+    )
     return code
 
 
@@ -166,4 +174,7 @@ def revoke_unused(campaign: Campaign, school_code: str, group: str) -> int:
     for code in codes:
         code.status = "void"
     db.session.flush()
+    audit.record(
+        campaign, "codes_revoked", {"school": school_code, "group": group, "codes": len(codes)}
+    )
     return len(codes)

@@ -32,7 +32,7 @@ from survey_app.models import (
     Stratum,
 )
 from survey_app.models.plan import FRAME_ORDER
-from survey_app.plan import second_stage
+from survey_app.plan import audit, second_stage
 
 MAX_SEED = 2**63 - 1
 EXPORT_COLUMNS = (
@@ -157,6 +157,16 @@ def draw_schools(
                     )
     db.session.add(plan)
     db.session.flush()
+    audit.record(
+        campaign,
+        "schools_drawn",
+        {
+            "seed": seed,
+            "schools_per_stratum": allocation,
+            "selected": sum(1 for school in plan.schools if school.selected),
+            "respondents_per_school": per_school,
+        },
+    )
     return plan
 
 

@@ -25,6 +25,7 @@ from sqlalchemy import delete, func, select
 
 from survey_app.extensions import db
 from survey_app.models import Campaign, OneTimeCode, SamplingPlan, School, Stratum
+from survey_app.plan import audit
 from survey_app.vocabulary import LOCATIONS, SCHOOL_LEVELS, stratum_code
 
 MAX_ROWS = 20_000  # a county has hundreds of schools; a province a few tens of thousands
@@ -200,7 +201,18 @@ def import_frame(campaign: Campaign, filename: str, content: bytes) -> ImportSum
         for row in rows
     )
     db.session.flush()
-    return ImportSummary(schools=len(rows), strata=len(strata), replaced=replaced or 0)
+    summary = ImportSummary(schools=len(rows), strata=len(strata), replaced=replaced or 0)
+    audit.record(
+        campaign,
+        "frame_imported",
+        {
+            "file": filename[-120:],
+            "schools": summary.schools,
+            "strata": summary.strata,
+            "replaced": summary.replaced,
+        },
+    )
+    return summary
 
 
 def _check_replaceable(campaign: Campaign) -> None:

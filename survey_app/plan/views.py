@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from flask import Response, abort, current_app, redirect, render_template, request, url_for
@@ -12,7 +13,16 @@ from flask_login import current_user
 
 from survey_app.auth.access import current_campaign, staff_blueprint
 from survey_app.models import Campaign
-from survey_app.plan import campaigns, code_batches, draw, fieldwork, frame_import, messages, slips
+from survey_app.plan import (
+    audit,
+    campaigns,
+    code_batches,
+    draw,
+    fieldwork,
+    frame_import,
+    messages,
+    slips,
+)
 from survey_app.plan.forms import (
     CampaignForm,
     DrawForm,
@@ -67,14 +77,23 @@ def new_campaign() -> ResponseReturnValue:
 
 @bp.route("/<key>/")
 def campaign(key: str) -> ResponseReturnValue:
-    """The campaign at a glance: its frame by stratum and its codes in the field."""
-    chosen = current_campaign()
+    """The campaign at a glance: its frame by stratum, its codes in the field, the
+    fieldwork's state and the audit log of its plan."""
+    return _campaign_page(current_campaign())
+
+
+def _campaign_page(
+    chosen: Campaign, refused: str | None = None, status: int = 200
+) -> ResponseReturnValue:
     return render_template(
         "plan/campaign.html",
         campaign=chosen,
         strata=fieldwork.frame_by_stratum(chosen),
         codes=fieldwork.code_counts(chosen),
-    )
+        drawn=draw.plan_of(chosen) is not None,
+        events=audit.events(chosen),
+        refused=refused,
+    ), status
 
 
 @bp.route("/<key>/frame", methods=["GET", "POST"])
@@ -278,3 +297,29 @@ def fieldwork_csv(key: str) -> ResponseReturnValue:
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="fieldwork-{key}.csv"'},
     )
+
+
+@bp.route("/<key>/open", methods=["POST"])
+def open_fieldwork(key: str) -> ResponseReturnValue:
+    return _change_fieldwork(campaigns.open_fieldwork)
+
+
+@bp.route("/<key>/close", methods=["POST"])
+def close_fieldwork(key: str) -> ResponseReturnValue:
+    return _change_fieldwork(campaigns.close_fieldwork)
+
+
+def _change_fieldwork(change: Callable[[Campaign], None]) -> ResponseReturnValue:
+    """Open or close the fieldwork (CSRF is checked before the view)."""
+    chosen = current_campaign()
+    try:
+        change(chosen)
+    except campaigns.FieldworkRefused:
+        return _campaign_page(
+            chosen,
+            refused=_(
+                "This cannot be done now: draw the schools first, and open a campaign only once."
+            ),
+            status=409,
+        )
+    return redirect(url_for("plan.campaign", key=chosen.key))
