@@ -75,6 +75,8 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
         "LANGUAGES": LANGUAGES,
         "ITEMS_PER_PAGE": int(os.environ.get("ITEMS_PER_PAGE", "5")),
+        # How often the fieldwork page refreshes its counts when JavaScript is on.
+        "FIELDWORK_REFRESH_SECONDS": int(os.environ.get("FIELDWORK_REFRESH_SECONDS", "30")),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         # The cookie is written when the session changes, not re-signed on every page.

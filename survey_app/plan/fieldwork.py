@@ -177,6 +177,26 @@ PROGRESS_COLUMNS = (
 )
 
 
+def progress_json(report: FieldworkProgress) -> dict[str, object]:
+    return {
+        "days_left": report.days_left,
+        "elapsed": report.elapsed,
+        "cells": [
+            {
+                "stratum": cell.stratum,
+                "group": cell.respondent_group,
+                "target": cell.target,
+                "issued": cell.issued,
+                "answered": cell.answered,
+                "completion": cell.completion,
+                "response_rate": cell.response_rate,
+                "lagging": report.lagging(cell),
+            }
+            for cell in report.cells
+        ],
+    }
+
+
 def progress_csv(report: FieldworkProgress) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")

@@ -6,7 +6,16 @@ import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from flask import Response, abort, current_app, redirect, render_template, request, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -286,6 +295,14 @@ def fieldwork_progress(key: str) -> ResponseReturnValue:
         report=report,
         schools=code_batches.quota_progress(plan) if plan else [],
     )
+
+
+@bp.route("/<key>/fieldwork.json")
+def fieldwork_json(key: str) -> ResponseReturnValue:
+    """The fieldwork table's counts, for its refresh without a reload."""
+    chosen = current_campaign()
+    report = fieldwork.progress(chosen, draw.plan_of(chosen), datetime.now(UTC))
+    return jsonify(fieldwork.progress_json(report))
 
 
 @bp.route("/<key>/fieldwork.csv")

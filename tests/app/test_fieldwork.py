@@ -100,6 +100,12 @@ def test_the_fieldwork_page_shows_counts_only(app, field):
     assert page.status_code == 200
     assert "rural-primary" in page.text
     assert "还剩" in page.text
+    assert 'data-refresh-seconds="30"' in page.text
+    counts = client.get(f"/plan/{campaign.key}/fieldwork.json").get_json()
+    rural = next(
+        c for c in counts["cells"] if (c["stratum"], c["group"]) == ("rural-primary", "parent")
+    )
+    assert (rural["target"], rural["issued"], rural["answered"]) == (15, 14, 3)
     download = client.get(f"/plan/{campaign.key}/fieldwork.csv")
     assert download.mimetype == "text/csv"
     assert download.text.startswith("stratum,group,target,issued,answered")

@@ -27,7 +27,7 @@ ENDPOINTS += ["/plan/" + "k" * 300 + "/"]
 ENDPOINTS += ["/plan/new", "/plan/demo/frame", "/plan/nope/frame", "/plan/demo/draw"]
 ENDPOINTS += ["/plan/demo/draw.csv", "/plan/demo/codes", "/plan/demo/codes/issue"]
 ENDPOINTS += ["/plan/demo/codes/revoke", "/plan/demo/fieldwork", "/plan/demo/fieldwork.csv"]
-ENDPOINTS += ["/plan/demo/open", "/plan/demo/close"]
+ENDPOINTS += ["/plan/demo/open", "/plan/demo/close", "/plan/demo/fieldwork.json"]
 
 
 @pytest.fixture

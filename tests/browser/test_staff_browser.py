@@ -101,3 +101,43 @@ def test_a_supervisor_creates_a_campaign_imports_its_frame_and_draws(
     saved = tmp_path / "draw.csv"
     download.value.save_as(saved)
     assert saved.read_text().startswith("stratum,school_code,size,frame_order,n_stratum,pi,")
+
+
+def test_the_fieldwork_page_fills_as_a_respondent_answers(
+    laptop, phone, live_server, live_app, supervisor, new_code
+):
+    from sqlalchemy import select
+
+    from survey_app.codes import code_digest, normalise_code
+    from survey_app.extensions import db
+    from survey_app.models import OneTimeCode
+    from tests.browser.test_respondent_browser import answer_to_review
+
+    live_app.config["FIELDWORK_REFRESH_SECONDS"] = 1
+    code = new_code("parent")
+    with live_app.app_context():
+        row = db.session.scalar(
+            select(OneTimeCode).filter_by(digest=code_digest(normalise_code(code) or ""))
+        )
+        cell = f"{row.school.stratum.code}|parent"
+    page = laptop.new_page()
+    page.goto(f"{live_server}/staff/login?next=/plan/{DEMO_CAMPAIGN_KEY}/fieldwork")
+    page.fill("#email", supervisor)
+    page.fill("#password", PASSWORD)
+    page.locator("button.primary").click()
+    page.wait_for_url("**/fieldwork")
+    answered = page.locator(f'tr[data-cell="{cell}"] [data-field=answered]')
+    before = int(answered.inner_text())
+    respondent = phone.new_page()
+    respondent.goto(f"{live_server}/r/{code}")
+    respondent.locator(".primary").click()
+    answer_to_review(respondent)
+    respondent.locator("#submit").click()
+    respondent.wait_for_url("**/thanks")
+    # No reload: the page's script fetches the counts again.
+    page.wait_for_function(
+        "([selector, count]) => Number(document.querySelector(selector).textContent) === count",
+        arg=[f'tr[data-cell="{cell}"] [data-field=answered]', before + 1],
+        timeout=10_000,
+    )
+    assert page.url.endswith("/fieldwork")
