@@ -41,6 +41,7 @@ GROUP_LABELS = {
 
 
 __all__ = [
+    "CAMPAIGN_KEY_PATTERN",
     "CAMPAIGN_STATUSES",
     "CAMPAIGN_STATUS_LABELS",
     "CODE_STATUSES",
@@ -80,6 +81,11 @@ SCHOOL_LEVEL_LABELS = {
     "nine_year": _l("Nine-year school"),
     "teaching_point": _l("Teaching point"),
 }
+
+
+# A campaign key: lower-case letters, digits, - and _ (typed on the command line, put in
+# URLs); anything else is not a key, and is refused before any database look-up.
+CAMPAIGN_KEY_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"
 
 
 def stratum_code(location: str, school_level: str) -> str:

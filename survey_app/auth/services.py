@@ -16,10 +16,12 @@ from sqlalchemy import select
 
 from survey_app.extensions import db
 from survey_app.models import Campaign, User
-from survey_app.vocabulary import STAFF_ROLES
+from survey_app.untrusted import clean_text
+from survey_app.vocabulary import CAMPAIGN_KEY_PATTERN, STAFF_ROLES
 
 MIN_PASSWORD_LENGTH = 12
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_KEY = re.compile(CAMPAIGN_KEY_PATTERN)
 _hasher = PasswordHasher()
 # Verified when no account has the e-mail, so a wrong e-mail takes as long as a wrong
 # password and the answer time does not tell which accounts exist.
@@ -42,7 +44,7 @@ def normalise_email(text: str) -> str:
     """The login name as stored: trimmed and in lower case; AccountRefused if it is not
     an e-mail address."""
     email = text.strip().lower()
-    if len(email) > 254 or not _EMAIL.match(email):
+    if len(email) > 254 or not _EMAIL.match(email) or clean_text(email) != email:
         raise AccountRefused(f"not an e-mail address: {text.strip()[:60]!r}")
     return email
 
@@ -82,7 +84,10 @@ def _campaign_by_key(key: str) -> Campaign:
 
 def authenticate(email: str, password: str) -> User:
     """The active account with this e-mail and password, else :class:`LoginRefused`."""
-    user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    login = email.strip().lower()
+    if len(login) > 254 or clean_text(login) != login:
+        login = ""  # cannot be an account's (NUL would not even reach PostgreSQL)
+    user = db.session.scalar(select(User).where(User.email == login)) if login else None
     try:
         _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError) as error:
@@ -105,6 +110,8 @@ def visible_campaigns(user: User) -> list[Campaign]:
 def visible_campaign(user: User, key: str) -> Campaign:
     """The campaign ``key`` if this member of staff may see it; CampaignNotFound (shown
     as 404, so a key of someone else's campaign is not confirmed) otherwise."""
+    if not _KEY.match(key):
+        raise CampaignNotFound(key[:40])
     campaign = db.session.scalar(select(Campaign).where(Campaign.key == key))
     if campaign is None or (user.role != "admin" and campaign not in user.campaigns):
         raise CampaignNotFound(key)

@@ -18,10 +18,11 @@ from sqlalchemy import select
 from survey_app.extensions import db
 from survey_app.models import Campaign, CampaignAccess, User
 from survey_app.plan import audit
-from survey_app.vocabulary import RESPONDENT_GROUPS, STAGES, VERDICT_RULES
+from survey_app.untrusted import clean_text
+from survey_app.vocabulary import CAMPAIGN_KEY_PATTERN, RESPONDENT_GROUPS, STAGES, VERDICT_RULES
 
 CHINA = ZoneInfo("Asia/Shanghai")
-KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+KEY_PATTERN = re.compile(CAMPAIGN_KEY_PATTERN)
 COUNTY_CODE_PATTERN = re.compile(r"^\d{6}$")  # GB/T 2260
 
 
@@ -138,7 +139,8 @@ def _check(settings: CampaignSettings) -> None:
         raise CampaignRefused("key", "key_taken", key=settings.key)
     if not COUNTY_CODE_PATTERN.match(settings.county_code):
         raise CampaignRefused("county_code", "county_code")
-    if not settings.county_name.strip() or len(settings.county_name.strip()) > 80:
+    name = settings.county_name.strip()
+    if not name or len(name) > 80 or clean_text(name) != name:  # no NUL or control bytes
         raise CampaignRefused("county_name", "county_name")
     if settings.stage not in STAGES:
         raise CampaignRefused("stage", "stage")

@@ -26,6 +26,7 @@ from sqlalchemy import delete, func, select
 from survey_app.extensions import db
 from survey_app.models import Campaign, OneTimeCode, SamplingPlan, School, Stratum
 from survey_app.plan import audit
+from survey_app.untrusted import clean_text
 from survey_app.vocabulary import LOCATIONS, SCHOOL_LEVELS, stratum_code
 
 MAX_ROWS = 20_000  # a county has hundreds of schools; a province a few tens of thousands
@@ -206,7 +207,7 @@ def import_frame(campaign: Campaign, filename: str, content: bytes) -> ImportSum
         campaign,
         "frame_imported",
         {
-            "file": filename[-120:],
+            "file": clean_text(filename)[-120:],
             "schools": summary.schools,
             "strata": summary.strata,
             "replaced": summary.replaced,

@@ -135,3 +135,11 @@ def test_failed_sign_ins_for_one_account_are_limited_across_addresses(app, super
         )
     headers = {"X-Forwarded-For": "10.4.4.4"}
     assert sign_in(client, "Sup@example.org", PASSWORD, headers=headers).status_code == 429
+
+
+@pytest.mark.parametrize("email", ["\x00", "sup@example.org\x00", "x" * 5000])
+def test_a_login_name_no_account_can_have_is_refused_like_a_wrong_one(client, supervisor, email):
+    """PostgreSQL text cannot hold NUL: such a name is refused before any look-up."""
+    assert sign_in(client, email, PASSWORD).status_code in (400, 401)
+    with pytest.raises(services.AccountRefused, match="not an e-mail address"):
+        services.create_user("a\x00b@example.org", "admin", PASSWORD)

@@ -190,3 +190,9 @@ def test_the_draw_of_a_campaign_in_fieldwork_is_frozen(supervisor, campaign):
     assert reply.status_code == 422
     assert "抽样已冻结" in reply.text
     assert supervisor.get(f"/plan/{campaign.key}/draw.csv").status_code == 404
+
+
+def test_a_county_name_with_a_nul_byte_is_refused(supervisor):
+    reply = _post_campaign(supervisor, county_name="河\x00县")
+    assert reply.status_code == 422
+    assert db.session.scalar(select(func.count()).where(Campaign.key == "2026-web")) == 0
