@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from flask import (
@@ -20,6 +21,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from analysis import sample_size
 from survey_app.auth.access import current_campaign, staff_blueprint
 from survey_app.models import Campaign
 from survey_app.plan import (
@@ -163,8 +165,12 @@ def draw_schools(key: str) -> ResponseReturnValue:
     elif request.method == "POST":
         status = 422
     allocation_shown = typed if request.method == "POST" else {**defaults, **current}
+    sizing = _sample_size(chosen)
+    if sizing.error and status == 200:
+        status = 422
     return render_template(
         "plan/draw.html",
+        sizing=sizing,
         campaign=chosen,
         strata=strata,
         allocation=allocation_shown,
@@ -174,6 +180,36 @@ def draw_schools(key: str) -> ResponseReturnValue:
         form=form,
         refused=refused,
     ), status
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """The sample-size panel of the draw page: its inputs as typed, and the result."""
+
+    inputs: dict[str, str]
+    size: sample_size.SampleSize | None = None
+    practice: sample_size.NationalPractice | None = None
+    error: str | None = None
+
+
+SIZING_DEFAULTS = {"p1": "0.90", "m": "15", "rho": "0.05", "cv": "0.3"}
+
+
+def _sample_size(chosen: Campaign) -> Sizing:
+    """The test of the 85% line against p1 (the planning design effect from m̄, ρ and
+    CV_w) beside the national practice for the campaign's residents."""
+    inputs = {
+        name: request.args.get(name, default)[:20] for name, default in SIZING_DEFAULTS.items()
+    }
+    try:
+        p1, m, rho, cv = (float(inputs[name]) for name in ("p1", "m", "rho", "cv"))
+        deff = sample_size.design_effect(m, rho, cv)
+        size = sample_size.for_test(p1, p0=chosen.threshold, deff=deff)
+    except (ValueError, sample_size.SampleSizeError):
+        return Sizing(
+            inputs, error=_("Give rates between 0 and 1, respondents per school of 1 or more.")
+        )
+    return Sizing(inputs, size, sample_size.national_practice(chosen.resident_population))
 
 
 def _allocation_from(typed: dict[str, str]) -> tuple[dict[str, int], str | None]:

@@ -196,3 +196,17 @@ def test_a_county_name_with_a_nul_byte_is_refused(supervisor):
     reply = _post_campaign(supervisor, county_name="河\x00县")
     assert reply.status_code == 422
     assert db.session.scalar(select(func.count()).where(Campaign.key == "2026-web")) == 0
+
+
+def test_the_draw_page_sizes_the_sample_beside_the_national_practice(supervisor, campaign):
+    page = supervisor.get(f"/plan/{campaign.key}/draw")  # p1 0.90, m 15, ρ 0.05, CV 0.3
+    assert page.status_code == 200
+    assert '<td class="num">523</td>' in page.text  # shared/statistics.md's worked example
+    assert '<td class="num">628</td>' in page.text  # 1.5‰ of 418,600 residents
+    assert '<th class="num">628</th>' in page.text  # the larger
+    stricter = supervisor.get(f"/plan/{campaign.key}/draw?p1=0.88&m=15&rho=0.05&cv=0.3")
+    # 0.85 against 0.88: [1.645·√0.1275 + 0.842·√0.1056]²/0.03² · 1.853 → 1526 > 628
+    assert '<th class="num">1526</th>' in stricter.text
+    bad = supervisor.get(f"/plan/{campaign.key}/draw?p1=two&m=0")
+    assert bad.status_code == 422
+    assert 'value="two"' in bad.text  # what was typed stays

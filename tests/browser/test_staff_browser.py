@@ -92,9 +92,9 @@ def test_a_supervisor_creates_a_campaign_imports_its_frame_and_draws(
     page.fill("#seed", "20261202")
     page.locator("button.primary").click()
     page.wait_for_url("**/plan/browser-county/draw")
-    drawn = page.locator("table.data").nth(1).inner_text()
+    drawn = page.locator("#drawn").inner_text()
     assert "城关第一小学" in drawn  # alone in its stratum: drawn with certainty
-    assert "种子 20261202" in page.locator("h2").inner_text()
+    assert "种子 20261202" in page.locator("#drawn-title").inner_text()
     page.screenshot(path=str(tmp_path / "draw.png"), full_page=True)
     with page.expect_download() as download:
         page.get_by_role("link", name="下载抽样结果（CSV，可用 R 核验）").click()
