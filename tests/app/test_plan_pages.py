@@ -210,3 +210,11 @@ def test_the_draw_page_sizes_the_sample_beside_the_national_practice(supervisor,
     bad = supervisor.get(f"/plan/{campaign.key}/draw?p1=two&m=0")
     assert bad.status_code == 422
     assert 'value="two"' in bad.text  # what was typed stays
+
+
+def test_the_campaign_page_has_its_audit_log_once_and_a_plain_title(supervisor, campaign):
+    page = supervisor.get(f"/plan/{campaign.key}/").text
+    title = page.split("<title>", 1)[1].split("</title>", 1)[0]
+    assert "<" not in title
+    assert campaign.key in title
+    assert page.count('<h2>操作记录</h2>') == 1
