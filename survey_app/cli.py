@@ -14,6 +14,7 @@ from flask.cli import AppGroup
 
 from survey_app import demo
 from survey_app.plan.issuing import issue_codes
+from survey_app.plan.slips import link
 from survey_app.transactions import committed
 from survey_app.vocabulary import READING_LEVELS, RESPONDENT_GROUPS, STUDENT
 
@@ -50,7 +51,7 @@ def demo_codes(respondent_group: str, count: int) -> None:
         raise click.ClickException("No demo county: run `flask --app wsgi demo seed` first.")
     schools = demo.schools_for_group(campaign, respondent_group)
     chooser = random.Random(secrets.randbits(64))  # noqa: S311 - picks a school, not a secret
-    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    base = current_app.config["PUBLIC_BASE_URL"]
     lines = []
     with committed():
         for _index in range(count):
@@ -59,7 +60,7 @@ def demo_codes(respondent_group: str, count: int) -> None:
             if respondent_group == STUDENT and school.level == "nine_year":
                 level = chooser.choice(READING_LEVELS)  # grades 3-6 or 7-9
             (code,) = issue_codes(school, respondent_group, 1, reading_level=level)
-            lines.append(f"{code}  {base}/r/{code}")
+            lines.append(f"{code}  {link(base, code)}")
     click.echo("\n".join(lines))  # printed once stored: a printed code always works
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from survey_app.extensions import db
 from survey_app.models import Campaign, GroupPopulation, School, Stratum, User
-from survey_app.vocabulary import STUDENT, stratum_code
+from survey_app.vocabulary import STUDENT
 
 DEMO_COUNTY_CODE = "659999"
 DEMO_CAMPAIGN_KEY = "demo"
@@ -102,12 +102,7 @@ def seed_demo_county(now: datetime | None = None, seed: int = 20261124) -> Campa
     for shape in SHAPES:
         key = (shape.location, shape.level)
         if key not in strata:
-            strata[key] = Stratum(
-                campaign_id=campaign.id,
-                code=stratum_code(shape.location, shape.level),
-                location=shape.location,
-                school_level=shape.level,
-            )
+            strata[key] = Stratum.of_schools(campaign.id, shape.location, shape.level)
             db.session.add(strata[key])
             db.session.flush()
         for _index in range(shape.count):

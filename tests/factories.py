@@ -46,7 +46,7 @@ def make_stratum(campaign: Campaign, location: str = "rural", level: str = "prim
     found = db.session.scalar(select(Stratum).filter_by(campaign_id=campaign.id, code=code))
     if found is not None:
         return found
-    stratum = Stratum(campaign_id=campaign.id, code=code, location=location, school_level=level)
+    stratum = Stratum.of_schools(campaign.id, location, level)
     db.session.add(stratum)
     db.session.flush()
     return stratum

@@ -25,6 +25,7 @@ from survey_app.vocabulary import (
     STAGES,
     VERDICT_RULES,
     sql_in,
+    stratum_code,
 )
 
 
@@ -91,6 +92,16 @@ class Stratum(Base):
     school_level: Mapped[str] = mapped_column(String(16))
 
     campaign: Mapped[Campaign] = relationship(back_populates="strata")
+
+    @classmethod
+    def of_schools(cls, campaign_id: int, location: str, school_level: str) -> Stratum:
+        """The school stratum location × level, named as the CLI and exports name it."""
+        return cls(
+            campaign_id=campaign_id,
+            code=stratum_code(location, school_level),
+            location=location,
+            school_level=school_level,
+        )
 
 
 class GroupPopulation(Base):

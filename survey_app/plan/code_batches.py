@@ -38,8 +38,8 @@ def issue_planned_codes(campaign: Campaign, plan: SamplingPlan | None) -> list[I
     if plan is None:
         raise NothingToIssue(f"campaign {campaign.key} has not drawn its schools yet")
     issued: list[IssuedCode] = []
-    for quota in plan.quotas:
-        missing = quota.planned - _valid_codes(quota)
+    for quota, progress in zip(plan.quotas, quota_progress(plan), strict=True):
+        missing = quota.planned - progress.issued  # issued before and not revoked
         if missing <= 0:
             continue
         for level, count in _by_reading_level(quota, missing):
@@ -57,12 +57,10 @@ def issue_planned_codes(campaign: Campaign, plan: SamplingPlan | None) -> list[I
     return issued
 
 
-def _valid_codes(quota: PlanQuota) -> int:
-    counted = select(func.count()).where(
-        OneTimeCode.school_id == quota.school_id,
-        OneTimeCode.respondent_group == quota.respondent_group,
-        OneTimeCode.status != "void",
-    )
+def codes_issued(campaign: Campaign) -> int:
+    """How many codes the campaign has issued, revoked ones included: once there is one,
+    its frame and its draw are in the field and can no longer be replaced."""
+    counted = select(func.count()).where(OneTimeCode.campaign_id == campaign.id)
     return int(db.session.scalar(counted) or 0)
 
 

@@ -16,14 +16,13 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 
 from analysis.allocation import allocate
 from analysis.pps import inclusion_probabilities, stratum_start, systematic_sample
 from survey_app.extensions import db
 from survey_app.models import (
     Campaign,
-    OneTimeCode,
     PlanQuota,
     PlanSchool,
     PlanStratum,
@@ -33,6 +32,7 @@ from survey_app.models import (
 )
 from survey_app.models.plan import FRAME_ORDER
 from survey_app.plan import audit, second_stage
+from survey_app.plan.code_batches import codes_issued
 
 MAX_SEED = 2**63 - 1
 EXPORT_COLUMNS = (
@@ -175,9 +175,7 @@ def _check_drawable(campaign: Campaign) -> None:
         raise DrawRefused(
             f"campaign {campaign.key} is {campaign.status}: its draw is frozen", "frozen"
         )
-    issued = db.session.scalar(
-        select(func.count()).select_from(OneTimeCode).where(OneTimeCode.campaign_id == campaign.id)
-    )
+    issued = codes_issued(campaign)
     if issued:
         raise DrawRefused(
             f"campaign {campaign.key} has {issued} codes issued: its draw is frozen", "frozen"

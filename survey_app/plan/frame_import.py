@@ -24,10 +24,11 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select
 
 from survey_app.extensions import db
-from survey_app.models import Campaign, OneTimeCode, SamplingPlan, School, Stratum
+from survey_app.models import Campaign, SamplingPlan, School, Stratum
 from survey_app.plan import audit
+from survey_app.plan.code_batches import codes_issued
 from survey_app.untrusted import clean_text
-from survey_app.vocabulary import LOCATIONS, SCHOOL_LEVELS, stratum_code
+from survey_app.vocabulary import LOCATIONS, SCHOOL_LEVELS
 
 MAX_ROWS = 20_000  # a county has hundreds of schools; a province a few tens of thousands
 GRADES = tuple(str(grade) for grade in range(1, 10))
@@ -179,12 +180,7 @@ def import_frame(campaign: Campaign, filename: str, content: bytes) -> ImportSum
     for row in rows:
         key = (row.location, row.level)
         if key not in strata:
-            strata[key] = Stratum(
-                campaign_id=campaign.id,
-                code=stratum_code(row.location, row.level),
-                location=row.location,
-                school_level=row.level,
-            )
+            strata[key] = Stratum.of_schools(campaign.id, row.location, row.level)
     db.session.add_all(strata.values())
     db.session.flush()
     db.session.add_all(
@@ -217,14 +213,12 @@ def import_frame(campaign: Campaign, filename: str, content: bytes) -> ImportSum
 
 
 def _check_replaceable(campaign: Campaign) -> None:
-    issued = db.session.scalar(
-        select(func.count()).select_from(OneTimeCode).where(OneTimeCode.campaign_id == campaign.id)
-    )
+    issued = codes_issued(campaign)
     drawn = db.session.scalar(
         select(SamplingPlan.id).where(SamplingPlan.campaign_id == campaign.id)
     )
     if issued or drawn is not None or campaign.status != "draft":
-        raise FrameLocked(campaign.key, campaign.status, issued or 0, drawn is not None)
+        raise FrameLocked(campaign.key, campaign.status, issued, drawn is not None)
 
 
 # -- reading the file -----------------------------------------------------------------

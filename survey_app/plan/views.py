@@ -227,11 +227,7 @@ def export_draw(key: str) -> ResponseReturnValue:
     plan = draw.plan_of(current_campaign())
     if plan is None:
         abort(404)
-    return Response(
-        draw.export_csv(plan),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="draw-{key}.csv"'},
-    )
+    return _download(draw.export_csv(plan), "text/csv", f"draw-{key}.csv")
 
 
 @bp.route("/<key>/codes", methods=["GET"])
@@ -291,9 +287,7 @@ def issue_codes(key: str) -> ResponseReturnValue:
         language = form.language.data or "zh_Hans"
         body = slips.slips_pdf(issued, base_url, language, chosen, stamp)
         mimetype, name = "application/pdf", name + ".pdf"
-    return Response(
-        body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'}
-    )
+    return _download(body, mimetype, name)
 
 
 @bp.route("/<key>/codes/revoke", methods=["POST"])
@@ -345,11 +339,7 @@ def fieldwork_json(key: str) -> ResponseReturnValue:
 def fieldwork_csv(key: str) -> ResponseReturnValue:
     chosen = current_campaign()
     report = fieldwork.progress(chosen, draw.plan_of(chosen), datetime.now(UTC))
-    return Response(
-        fieldwork.progress_csv(report),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="fieldwork-{key}.csv"'},
-    )
+    return _download(fieldwork.progress_csv(report), "text/csv", f"fieldwork-{key}.csv")
 
 
 @bp.route("/<key>/open", methods=["POST"])
@@ -376,3 +366,12 @@ def _change_fieldwork(change: Callable[[Campaign], None]) -> ResponseReturnValue
             status=409,
         )
     return redirect(url_for("plan.campaign", key=chosen.key))
+
+
+def _download(body: str | bytes, mimetype: str, filename: str) -> Response:
+    """A file the browser saves rather than shows."""
+    return Response(
+        body,
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

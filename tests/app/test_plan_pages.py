@@ -217,4 +217,4 @@ def test_the_campaign_page_has_its_audit_log_once_and_a_plain_title(supervisor, 
     title = page.split("<title>", 1)[1].split("</title>", 1)[0]
     assert "<" not in title
     assert campaign.key in title
-    assert page.count('<h2>操作记录</h2>') == 1
+    assert page.count("<h2>操作记录</h2>") == 1
