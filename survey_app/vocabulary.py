@@ -23,6 +23,13 @@ STAGES = ("self", "provincial", "national")  # 自评 / 省级督导评估 / 国
 CAMPAIGN_STATUSES = ("draft", "open", "closed")
 SCHOOL_LEVELS = ("primary", "junior", "nine_year", "teaching_point")
 LOCATIONS = ("urban", "town", "rural")  # 城区 / 镇区 / 乡村
+# A stratum of schools (location × level), of a list of people (deputies or members, each
+# a sampling unit), or of an area whose residents answer through an open link.
+STRATUM_KINDS = ("school", "list", "area")
+# Groups reached through schools, through official lists, and through open links.
+SCHOOL_GROUPS = ("student", "parent", "teacher", "principal")
+LIST_GROUPS = ("deputy", "member")
+OPEN_LINK_GROUPS = ("resident",)
 CODE_STATUSES = ("issued", "used", "void")
 VERDICT_RULES = ("confidence", "point")  # analysis.RecognitionRule.verdict
 # Staff: admin sees everything; a supervisor (督导) runs the fieldwork of the campaigns
@@ -47,18 +54,24 @@ __all__ = [
     "CODE_STATUSES",
     "GROUP_LABELS",
     "LANGUAGES",
+    "LIST_GROUPS",
     "LOCATIONS",
     "LOCATION_LABELS",
+    "OPEN_LINK_GROUPS",
     "READING_LEVELS",
     "RESPONDENT_GROUPS",
     "ROLE_LABELS",
+    "SCHOOL_GROUPS",
     "SCHOOL_LEVELS",
     "SCHOOL_LEVEL_LABELS",
     "STAFF_ROLES",
     "STAGES",
+    "STRATUM_KINDS",
     "STAGE_LABELS",
     "VERDICT_RULES",
     "STUDENT",
+    "area_stratum_code",
+    "list_stratum_code",
     "sql_in",
     "stratum_code",
 ]
@@ -92,6 +105,16 @@ def stratum_code(location: str, school_level: str) -> str:
     """A school stratum's name, location × level, as the CLI and exports write it:
     ``rural-primary``."""
     return f"{location}-{school_level}"
+
+
+def list_stratum_code(respondent_group: str) -> str:
+    """The stratum of a group drawn from its own list: ``list-deputy``, ``list-member``."""
+    return f"list-{respondent_group}"
+
+
+def area_stratum_code(slug: str) -> str:
+    """The stratum of an open link's area: ``area-<slug>`` (the slug given by staff)."""
+    return f"area-{slug}"
 
 
 def sql_in(column: str, values: tuple[str, ...]) -> str:

@@ -5,6 +5,7 @@ from survey_app.models.base import Base
 from survey_app.models.campaign import Campaign, GroupPopulation, Stratum
 from survey_app.models.code import OneTimeCode
 from survey_app.models.frame import School
+from survey_app.models.outreach import ListFrame, OpenLink
 from survey_app.models.plan import PlanQuota, PlanSchool, PlanStratum, SamplingPlan
 from survey_app.models.response import Answer, Response
 from survey_app.models.user import CampaignAccess, User
@@ -16,7 +17,9 @@ __all__ = [
     "Campaign",
     "CampaignAccess",
     "GroupPopulation",
+    "ListFrame",
     "OneTimeCode",
+    "OpenLink",
     "PlanQuota",
     "PlanSchool",
     "PlanStratum",

@@ -23,6 +23,7 @@ from survey_app.vocabulary import (
     RESPONDENT_GROUPS,
     SCHOOL_LEVELS,
     STAGES,
+    STRATUM_KINDS,
     VERDICT_RULES,
     sql_in,
     stratum_code,
@@ -75,21 +76,30 @@ def is_collecting(status: str, opens_at: datetime, closes_at: datetime, now: dat
 
 
 class Stratum(Base):
-    """A sampling stratum: a location (城区/镇区/乡村) crossed with a school level."""
+    """A sampling stratum. Schools: a location (城区/镇区/乡村) crossed with a school
+    level, the schools its clusters. Lists: deputies or members, each person a unit
+    (fpc = the list's size). Areas: the residents answering through one open link."""
 
     __tablename__ = "stratum"
     __table_args__ = (
         UniqueConstraint("campaign_id", "code"),
         UniqueConstraint("id", "campaign_id", name="uq_stratum_id_campaign"),
+        CheckConstraint(sql_in("kind", STRATUM_KINDS), name="kind"),
         CheckConstraint(sql_in("location", LOCATIONS), name="location"),
         CheckConstraint(sql_in("school_level", SCHOOL_LEVELS), name="school_level"),
+        CheckConstraint(
+            "(kind = 'school' AND location IS NOT NULL AND school_level IS NOT NULL)"
+            " OR (kind <> 'school' AND location IS NULL AND school_level IS NULL)",
+            name="school_columns",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
     code: Mapped[str] = mapped_column(String(40))
-    location: Mapped[str] = mapped_column(String(12))
-    school_level: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(8), default="school", server_default="school")
+    location: Mapped[str | None] = mapped_column(String(12))
+    school_level: Mapped[str | None] = mapped_column(String(16))
 
     campaign: Mapped[Campaign] = relationship(back_populates="strata")
 
@@ -99,6 +109,7 @@ class Stratum(Base):
         return cls(
             campaign_id=campaign_id,
             code=stratum_code(location, school_level),
+            kind="school",
             location=location,
             school_level=school_level,
         )

@@ -1,8 +1,9 @@
 """One-time codes: a sampled respondent slot, its draft in progress, never a person.
 
-* A :class:`OneTimeCode` knows the campaign, group, school and stratum it was issued for,
-  never a person: who received which QR slip is not recorded anywhere. Only a SHA-256
-  digest of the code is stored, so a database dump cannot be turned back into links.
+* A :class:`OneTimeCode` knows the campaign, group and stratum it was issued for, and
+  the school (PSU) when its group is reached through schools; never a person: who
+  received which QR slip is not recorded anywhere. Only a SHA-256 digest of the code is
+  stored, so a database dump cannot be turned back into links.
 * Saved answers are shown only to the browser that started them (``resume_digest``):
   another phone with the same slip may continue, but sees none of them.
 * At submission the code is marked ``used`` without a timestamp and its draft is erased
@@ -48,12 +49,32 @@ class OneTimeCode(Base):
             ["school.id", "school.campaign_id"],
             name="fk_one_time_code_school_same_campaign",
         ),
+        # The code's stratum is its school's own, in the code's campaign.
+        ForeignKeyConstraint(
+            ["school_id", "stratum_id"],
+            ["school.id", "school.stratum_id"],
+            name="fk_one_time_code_school_own_stratum",
+        ),
+        ForeignKeyConstraint(
+            ["stratum_id", "campaign_id"],
+            ["stratum.id", "stratum.campaign_id"],
+            name="fk_one_time_code_stratum_same_campaign",
+        ),
+        CheckConstraint("open_link_id IS NULL OR school_id IS NULL", name="open_link_no_school"),
+        CheckConstraint("held_until IS NULL OR open_link_id IS NOT NULL", name="held_open_link"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     digest: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)  # sha256(code)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
-    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"), index=True)
+    # NULL for people drawn from a list (deputies, members) or come by an open link.
+    school_id: Mapped[int | None] = mapped_column(ForeignKey("school.id"), index=True)
+    stratum_id: Mapped[int] = mapped_column(ForeignKey("stratum.id"), index=True)
+    # A code made when someone opened an open link: it holds one of the link's slots
+    # until ``held_until`` (moved on at every save), then the slot may be given back.
+    # Both are cleared at submission: a used code keeps no time.
+    open_link_id: Mapped[int | None] = mapped_column(ForeignKey("open_link.id"), index=True)
+    held_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     respondent_group: Mapped[str] = mapped_column(String(12))
     reading_level: Mapped[str | None] = mapped_column(String(8))
     status: Mapped[str] = mapped_column(String(8), default="issued")
@@ -66,5 +87,5 @@ class OneTimeCode(Base):
     # can finish the questionnaire, as it could anyway, but cannot read the answers).
     resume_digest: Mapped[bytes | None] = mapped_column(LargeBinary(32))
 
-    school: Mapped[School] = relationship(foreign_keys=[school_id])
+    school: Mapped[School | None] = relationship(foreign_keys=[school_id])
     campaign: Mapped[Campaign] = relationship(foreign_keys=[campaign_id])

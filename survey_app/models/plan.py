@@ -21,6 +21,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -97,9 +98,18 @@ class PlanSchool(Base):
     frame_order: Mapped[int] = mapped_column(Integer)  # 1-based, within the stratum
     size: Mapped[int] = mapped_column(Integer)
     inclusion_probability: Mapped[float] = mapped_column(Float)
-    selected: Mapped[bool] = mapped_column(Boolean)
+    selected: Mapped[bool] = mapped_column(Boolean)  # as drawn; never changed afterwards
+    # After the freeze: a selected school that refused to take part, and the frame
+    # school that replaced it (its row names the refused school's row).
+    refused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    substitute_for_id: Mapped[int | None] = mapped_column(ForeignKey("plan_school.id"), unique=True)
 
     school: Mapped[School] = relationship()
+
+    @property
+    def in_field(self) -> bool:
+        """Drawn and not refused, or a substitute for a school that refused."""
+        return (self.selected and not self.refused) or self.substitute_for_id is not None
 
 
 class PlanQuota(Base):

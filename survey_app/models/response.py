@@ -69,12 +69,18 @@ class Response(Base):
             ["school.id", "school.campaign_id"],
             name="fk_response_school_same_campaign",
         ),
+        ForeignKeyConstraint(
+            ["stratum_id", "campaign_id"],
+            ["stratum.id", "stratum.campaign_id"],
+            name="fk_response_stratum_same_campaign",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
     respondent_group: Mapped[str] = mapped_column(String(12))
-    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"), index=True)  # the PSU
+    # The PSU; NULL for a person of a list or an open link's area, each their own unit.
+    school_id: Mapped[int | None] = mapped_column(ForeignKey("school.id"), index=True)
     stratum_id: Mapped[int] = mapped_column(ForeignKey("stratum.id"))
     reading_level: Mapped[str | None] = mapped_column(String(8))
     questionnaire_key: Mapped[str] = mapped_column(String(40))

@@ -71,7 +71,9 @@ class FrameStratum:
 def frame_strata(campaign: Campaign) -> list[FrameStratum]:
     """The campaign's strata with their schools in frame order (by 学校标识码)."""
     strata = db.session.scalars(
-        select(Stratum).where(Stratum.campaign_id == campaign.id).order_by(Stratum.code)
+        select(Stratum)
+        .where(Stratum.campaign_id == campaign.id, Stratum.kind == "school")
+        .order_by(Stratum.code)
     ).all()
     schools = db.session.scalars(
         select(School).where(School.campaign_id == campaign.id).order_by(School.code)

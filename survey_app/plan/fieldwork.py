@@ -60,7 +60,7 @@ def frame_by_stratum(campaign: Campaign) -> list[StratumFrame]:
             func.coalesce(func.sum(School.teachers), 0),
         )
         .join_from(Stratum, School, School.stratum_id == Stratum.id, isouter=True)
-        .where(Stratum.campaign_id == campaign.id)
+        .where(Stratum.campaign_id == campaign.id, Stratum.kind == "school")
         .group_by(Stratum.id, Stratum.code, Stratum.location, Stratum.school_level)
         .order_by(Stratum.code)
     )
@@ -77,8 +77,7 @@ def code_counts(campaign: Campaign) -> list[CodeCounts]:
             func.sum(case((OneTimeCode.status == "used", 1), else_=0)),
             func.sum(case((OneTimeCode.status == "void", 1), else_=0)),
         )
-        .join_from(OneTimeCode, School, OneTimeCode.school_id == School.id)
-        .join(Stratum, School.stratum_id == Stratum.id)
+        .join_from(OneTimeCode, Stratum, OneTimeCode.stratum_id == Stratum.id)
         .where(OneTimeCode.campaign_id == campaign.id)
         .group_by(Stratum.code, OneTimeCode.respondent_group)
         .order_by(Stratum.code, OneTimeCode.respondent_group)

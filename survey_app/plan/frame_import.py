@@ -175,7 +175,9 @@ def import_frame(campaign: Campaign, filename: str, content: bytes) -> ImportSum
         select(func.count()).select_from(School).where(School.campaign_id == campaign.id)
     )
     db.session.execute(delete(School).where(School.campaign_id == campaign.id))
-    db.session.execute(delete(Stratum).where(Stratum.campaign_id == campaign.id))
+    db.session.execute(
+        delete(Stratum).where(Stratum.campaign_id == campaign.id, Stratum.kind == "school")
+    )
     strata: dict[tuple[str, str], Stratum] = {}
     for row in rows:
         key = (row.location, row.level)

@@ -42,6 +42,7 @@ def issue_codes(
                 digest=code_digest(canonical),
                 campaign_id=school.campaign_id,
                 school_id=school.id,
+                stratum_id=school.stratum_id,
                 respondent_group=respondent_group,
                 reading_level=reading_level if respondent_group == STUDENT else None,
                 expires_at=expires_at,

@@ -21,8 +21,8 @@ import math
 from collections.abc import Mapping
 
 from survey_app.models import School
+from survey_app.vocabulary import SCHOOL_GROUPS
 
-SCHOOL_GROUPS = ("student", "parent", "teacher", "principal")
 DEFAULT_RESPONDENTS = {"student": 15, "parent": 15, "teacher": 5, "principal": 1}
 SURVEYED_GRADES = ("3", "4", "5", "6", "7", "8", "9")
 _SURVEYED_SHARE = {"primary": 4 / 6, "junior": 1.0, "nine_year": 7 / 9, "teaching_point": 0.5}

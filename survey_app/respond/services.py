@@ -19,7 +19,7 @@ from sqlalchemy import CursorResult, Select, Table, bindparam, insert, select, u
 from questionnaires import Item, Questionnaire, load_version, published_for
 from survey_app.codes import code_digest, normalise_code
 from survey_app.extensions import db
-from survey_app.models import Answer, Campaign, OneTimeCode, Response, School
+from survey_app.models import Answer, Campaign, OneTimeCode, Response
 from survey_app.models.base import as_utc
 from survey_app.models.campaign import is_collecting
 from survey_app.untrusted import clean_text
@@ -51,7 +51,9 @@ class CodeState:
 
     id: int
     campaign_id: int
-    school_id: int
+    school_id: int | None
+    stratum_id: int
+    open_link_id: int | None
     respondent_group: str
     reading_level: str | None
     status: str
@@ -61,16 +63,16 @@ class CodeState:
     campaign_status: str
     opens_at: datetime
     closes_at: datetime
-    stratum_id: int | None = None  # read only where a response is stored
 
 
 _code = cast(Table, OneTimeCode.__table__)
 _campaign = cast(Table, Campaign.__table__)
-_school = cast(Table, School.__table__)
 _CODE_COLUMNS = (
     _code.c.id,
     _code.c.campaign_id,
     _code.c.school_id,
+    _code.c.stratum_id,
+    _code.c.open_link_id,
     _code.c.respondent_group,
     _code.c.reading_level,
     _code.c.status,
@@ -86,13 +88,6 @@ _CODE = select(*_CODE_COLUMNS).join_from(_code, _campaign, _code.c.campaign_id =
 _CODE_BY_DIGEST = _CODE.where(_code.c.digest == bindparam("digest"))
 _CODE_BY_ID = _CODE.where(_code.c.id == bindparam("code_id"))
 _CODE_BY_ID_FOR_UPDATE = _CODE_BY_ID.with_for_update(of=_code)
-_CODE_FOR_SUBMIT = (
-    select(*_CODE_COLUMNS, _school.c.stratum_id)
-    .join_from(_code, _campaign, _code.c.campaign_id == _campaign.c.id)
-    .join(_school, _code.c.school_id == _school.c.id)
-    .where(_code.c.id == bindparam("code_id"))
-    .with_for_update(of=_code)
-)
 
 
 def _read_code(statement: Select[Any], parameters: dict[str, object]) -> CodeState | None:
@@ -317,7 +312,7 @@ def submit_response(code_id: int | None, now: datetime, language: str) -> int:
     simultaneous submissions (a double tap) only one changes a row; the other gets
     :class:`CodeRefused` ('used'). The draft is erased in the same statement.
     """
-    code = _usable(_CODE_FOR_SUBMIT, code_id, now)
+    code = _usable(_CODE_BY_ID_FOR_UPDATE, code_id, now)
     questionnaire = questionnaire_of(code)
     items = tuple(questionnaire.items_for(code.respondent_group))
     draft = Draft.of(code)
@@ -327,7 +322,7 @@ def submit_response(code_id: int | None, now: datetime, language: str) -> int:
     claimed: CursorResult[Any] = db.session.execute(  # type: ignore[assignment]
         update(_code)
         .where(_code.c.id == code.id, _code.c.status == "issued")
-        .values(status="used", draft=None, resume_digest=None)
+        .values(status="used", draft=None, resume_digest=None, held_until=None)
     )
     if claimed.rowcount != 1:
         raise CodeRefused("used")
