@@ -97,7 +97,7 @@ def quota_progress(plan: SamplingPlan) -> list[QuotaProgress]:
         .where(OneTimeCode.campaign_id == plan.campaign_id)
         .group_by(OneTimeCode.school_id, OneTimeCode.respondent_group, OneTimeCode.status)
     )
-    counts: dict[tuple[int, str], dict[str, int]] = {}
+    counts: dict[tuple[int | None, str], dict[str, int]] = {}
     for school_id, group, status, n in rows:
         counts.setdefault((school_id, group), {})[status] = int(n)
     progress = []

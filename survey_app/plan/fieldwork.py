@@ -25,8 +25,8 @@ class StratumFrame:
     """One stratum of the school frame."""
 
     code: str
-    location: str
-    school_level: str
+    location: str | None  # None only for strata that are not of schools (never listed here)
+    school_level: str | None
     schools: int
     enrolment: int
     teachers: int
