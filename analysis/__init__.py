@@ -7,6 +7,8 @@ ratios over domains (``svymean``, ``svyratio``, ``svyby``) and proportion interv
 
 from analysis.design import (
     LONELY_PSU_OPTIONS,
+    PPS,
+    PPS_OPTIONS,
     Calibration,
     LonelyPSU,
     LonelyPSUError,
@@ -37,6 +39,8 @@ from analysis.intervals import (
 __all__ = [
     "CI_METHODS",
     "LONELY_PSU_OPTIONS",
+    "PPS",
+    "PPS_OPTIONS",
     "CIMethod",
     "Calibration",
     "DesignCaveat",

@@ -7,6 +7,11 @@ H0: p ≤ ``--threshold``; any other numeric column gets R's symmetric t interva
 missing. Problems with the input print one line on stderr and exit with status 2:
 among them weights that are negative or have no finite positive total, fpc cells
 ≤ 0, and ``--level`` or ``--threshold`` outside (0, 1).
+``--pps brewer`` makes the first stage PPS without replacement (R's
+``svydesign(..., fpc=~pi, pps="brewer")``): ``--fpc`` then holds each row's school
+inclusion probability π in (0, 1] and ``--fpc2`` (with ``--cluster2``) the sampling
+fraction within the school. Without ``--pps`` and ``--fpc`` the first stage is taken
+as drawn with replacement.
 Warnings about the design (e.g. a first-stage-only fpc with many schools sampled)
 print one line each on stderr, prefixed ``warning:``, when the estimates succeed;
 the JSON and the exit status are unchanged.
@@ -25,7 +30,7 @@ from typing import Any, Literal
 import numpy as np
 from scipy import stats
 
-from analysis.design import LONELY_PSU_OPTIONS, LonelyPSUError, SurveyDesign
+from analysis.design import LONELY_PSU_OPTIONS, PPS_OPTIONS, LonelyPSUError, SurveyDesign
 from analysis.estimators import Estimate, mean
 from analysis.intervals import CI_METHODS, proportion_interval
 
@@ -51,8 +56,19 @@ def build_parser() -> argparse.ArgumentParser:
     est.add_argument("--cluster", help="first-stage cluster (PSU) column, e.g. school")
     est.add_argument("--cluster2", help="second-stage unit column (with --fpc2)")
     est.add_argument("--weight", help="sampling weight column")
-    est.add_argument("--fpc", help="PSUs in the stratum's population, or sampling fraction")
-    est.add_argument("--fpc2", help="second-stage population size or fraction")
+    est.add_argument(
+        "--fpc",
+        help="PSUs in the stratum's population, or sampling fraction; with --pps brewer "
+        "the PSU's inclusion probability",
+    )
+    est.add_argument(
+        "--fpc2", help="second-stage population size or fraction (with --pps: fraction)"
+    )
+    est.add_argument(
+        "--pps",
+        choices=PPS_OPTIONS,
+        help="first stage drawn PPS without replacement: Brewer's variance, --fpc = π",
+    )
     est.add_argument("--by", help="domain column: estimates per value as well")
     est.add_argument("--ci", choices=CI_METHODS, default="beta", help="interval method")
     est.add_argument("--level", type=float, default=0.95, help="two-sided confidence level")
@@ -208,6 +224,10 @@ def run_estimate(
         raise InputError(f"--level must be between 0 and 1 (exclusive), not {args.level}")
     if not 0 < args.threshold < 1:
         raise InputError(f"--threshold must be between 0 and 1 (exclusive), not {args.threshold}")
+    if args.pps is not None and args.fpc is None:
+        raise InputError(
+            f"--pps {args.pps} needs --fpc: the column of each row's school inclusion probability"
+        )
     table = _Table(args.data)
     weights = None
     if args.weight is not None:
@@ -242,6 +262,7 @@ def run_estimate(
             if args.fpc2 is None
             else table.numbers(args.fpc2, allow_missing=False, sign="positive"),
             lonely_psu=args.lonely_psu,
+            pps=args.pps,
         )
     except ValueError as exc:
         if isinstance(exc, InputError):

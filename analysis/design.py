@@ -9,6 +9,31 @@ Domains are estimated on the whole design (R's ``svyby`` / ``subset``): rows out
 a domain keep their place with a zero score; the ``present`` mask of
 :meth:`SurveyDesign.variance_of_totals` tells which rows belong to the (sub)design,
 which only matters for lonely-PSU strata (R drops absent strata from the count).
+
+PPS without replacement at the first stage (``pps="brewer"``) is R's
+``svydesign(ids=~school, strata=~stratum, weights=~w, fpc=~pi, pps="brewer")`` with
+``fpc`` the schools' inclusion probabilities π: Brewer's approximation replaces the
+stratum's (1 − n_h/N_h) by each school's own (1 − π_i),
+Σ_h n_h/(n_h−1) Σ_i (1 − π_i)(z_hi − z̄_h)², z̄_h the plain mean of all n_h school
+totals (certainty schools, π = 1, included: they add no term of their own but move
+the mean). With a second stage (``cluster2``, ``fpc2`` the sampling fraction of each
+second-stage unit within its school) R adds π_i × the school's own stage variance,
+again with each unit's (1 − f). Leaving out ``fpc`` (and ``pps``) is the
+with-replacement approximation, Σ_h n_h/(n_h−1) Σ_i (z_hi − z̄_h)², which overstates
+the variance of a without-replacement draw the more the larger π is.
+Which the platform uses: Brewer (``pps="brewer"``), with the respondents as the
+second stage (``cluster2``/``fpc2``) whenever the within-school fractions are known:
+the first stage alone leaves out π_i of each school's within-school variance (all of
+it for a certainty school), the same understatement as a first-stage-only fpc
+(:mod:`analysis.design_caveats` warns about both); the with-replacement form is the
+fallback when π is not recorded. On tests/reference/pps_county.csv (pps_reference.R)
+the SE of the recognition rate is 0.0084 (Brewer, first stage only), 0.0099 (Brewer
+with the second stage) and 0.0137 (with replacement).
+As in R, a PPS design's domains keep every row (R's ``subset`` sets the weight to 0),
+so a lonely-PSU stratum counts whether or not the domain reaches it. R pairs the
+scales with the PSUs by row order (``onestrat`` takes them in order of first
+appearance but sums PSUs in sorted order), so R's answer is only right when the rows
+are sorted by stratum and PSU; here every school keeps its own π whatever the order.
 """
 
 from __future__ import annotations
@@ -21,7 +46,11 @@ from typing import Literal, Protocol
 import numpy as np
 import scipy.sparse as sp
 
-from analysis.design_caveats import DesignCaveat, first_stage_fpc_caveat
+from analysis.design_caveats import (
+    DesignCaveat,
+    first_stage_fpc_caveat,
+    first_stage_pps_caveat,
+)
 from analysis.strata_variance import (
     LonelyPSUError,
     Stage,
@@ -29,10 +58,20 @@ from analysis.strata_variance import (
     stage_variance_cells,
 )
 
-__all__ = ["LONELY_PSU_OPTIONS", "Calibration", "LonelyPSU", "LonelyPSUError", "SurveyDesign"]
+__all__ = [
+    "LONELY_PSU_OPTIONS",
+    "PPS_OPTIONS",
+    "PPS",
+    "Calibration",
+    "LonelyPSU",
+    "LonelyPSUError",
+    "SurveyDesign",
+]
 
 LonelyPSU = Literal["fail", "remove", "adjust", "certainty", "average"]
 LONELY_PSU_OPTIONS: tuple[str, ...] = ("fail", "remove", "adjust", "certainty", "average")
+PPS = Literal["brewer"]
+PPS_OPTIONS: tuple[str, ...] = ("brewer",)
 
 
 class Calibration(Protocol):
@@ -94,6 +133,32 @@ def _popsize(fpc: np.ndarray, group: np.ndarray, n_sampled: np.ndarray, name: st
     return popsize
 
 
+def _probabilities(fpc: np.ndarray, group: np.ndarray, n_groups: int, name: str) -> np.ndarray:
+    """Per-group inclusion probability (or sampling fraction) from per-row ``fpc``
+    under ``pps="brewer"``: in (0, 1] (R: "fpc must be specified as sampling fraction
+    for PPS sampling") and the same on every row of a group."""
+    fpc = np.asarray(fpc, dtype=float)
+    if np.isnan(fpc).any():
+        raise ValueError(f"missing values in {name}")
+    bad = np.flatnonzero(~((fpc > 0) & (fpc <= 1)))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(
+            f"{name} must be a probability in (0, 1] with pps='brewer' (the inclusion "
+            f"probability, not a population size): {fpc[i]} at row {i}"
+        )
+    lo = np.full(n_groups, np.inf)
+    hi = np.full(n_groups, -np.inf)
+    np.minimum.at(lo, group, fpc)
+    np.maximum.at(hi, group, fpc)
+    varies = np.flatnonzero(lo != hi)
+    if varies.size:
+        i = int(np.flatnonzero(group == varies[0])[0])
+        unit = "cluster" if name == "fpc" else "second-stage unit"
+        raise ValueError(f"{name} varies within a {unit} (the {unit} at row {i})")
+    return lo
+
+
 def _check_weights(w: np.ndarray) -> None:
     """Sampling weights: no missing, infinite or negative values (zeros are allowed,
     as in R) and, for a non-empty design, a finite positive total."""
@@ -120,6 +185,12 @@ class SurveyDesign:
     per row. ``stratum_popsize`` is N_h, the number of PSUs in the population of each
     stratum (inf: no fpc); ``psu_popsize`` is the number of second-stage units in the
     population of each PSU. Build it with :meth:`from_arrays`.
+
+    ``pps="brewer"``: PPS without replacement at the first stage, Brewer's
+    approximation (see the module docstring); ``psu_pi`` is each PSU's inclusion
+    probability π_i and ``unit_fraction`` (two-stage only, None: 0) each second-stage
+    unit's sampling fraction within its PSU; ``stratum_popsize`` and ``psu_popsize``
+    are then None.
     """
 
     weights: np.ndarray
@@ -131,10 +202,15 @@ class SurveyDesign:
     strata_labels: tuple[object, ...] = ()
     lonely_psu: LonelyPSU = "fail"
     calibration: Calibration | None = None
+    pps: PPS | None = None
+    psu_pi: np.ndarray | None = None
+    unit_fraction: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.lonely_psu not in LONELY_PSU_OPTIONS:
             raise ValueError(f"lonely_psu must be one of {LONELY_PSU_OPTIONS}")
+        if self.pps is not None and (self.pps not in PPS_OPTIONS or self.psu_pi is None):
+            raise ValueError(f"pps must be one of {PPS_OPTIONS}, with psu_pi")
         n = self.weights.shape[0]
         for name in ("strata", "psu", "ssu"):
             arr = getattr(self, name)
@@ -155,6 +231,7 @@ class SurveyDesign:
         lonely_psu: LonelyPSU = "fail",
         nest: bool = False,
         n: int | None = None,
+        pps: PPS | None = None,
     ) -> SurveyDesign:
         """Build a design as ``svydesign(ids=~cluster+cluster2, strata=, fpc=~fpc+fpc2,
         weights=, nest=)``.
@@ -166,7 +243,20 @@ class SurveyDesign:
         > 0. Errors in a row name its 0-based index. Without weights, the weight is the
         product over stages of N/n (R), or 1 without an fpc. As in R, the second stage
         only enters the variance when ``fpc`` is given.
+
+        ``pps="brewer"`` is R's ``pps="brewer"``: the first stage is drawn with
+        probability proportional to size without replacement, ``fpc`` (required) is
+        each row's PSU inclusion probability π in (0, 1] (1: a certainty PSU) and
+        ``fpc2`` each row's sampling fraction within its PSU (omitted: 0, i.e. a
+        second stage drawn with replacement); both the same on all rows of their unit.
+        Without weights, the weight is 1/π (times 1/fpc2). Without ``pps`` (the
+        default) nothing changes; without ``fpc`` either, the first stage is treated as
+        drawn with replacement (R's with-replacement approximation).
         """
+        if pps is not None and pps not in PPS_OPTIONS:
+            raise ValueError(f"pps must be one of {PPS_OPTIONS} or None, not {pps!r}")
+        if pps is not None and fpc is None:
+            raise ValueError("pps='brewer' needs fpc: each row's first-stage inclusion probability")
         arrays = [a for a in (weights, strata, cluster, fpc, cluster2, fpc2) if a is not None]
         if n is None:
             if not arrays:
@@ -206,6 +296,20 @@ class SurveyDesign:
         elif fpc2 is not None:
             raise ValueError("fpc2 needs cluster2")
 
+        if pps is not None and fpc is not None:
+            return cls._from_pps(
+                n,
+                weights,
+                strata_codes,
+                strata_labels,
+                psu_codes,
+                ssu_codes,
+                fpc,
+                fpc2,
+                lonely_psu,
+                pps,
+            )
+
         stratum_popsize = psu_popsize = None
         if fpc is not None:
             stratum_popsize = _popsize(fpc, strata_codes, n_psu_h, "fpc")
@@ -240,6 +344,48 @@ class SurveyDesign:
             lonely_psu=lonely_psu,
         )
 
+    @classmethod
+    def _from_pps(
+        cls,
+        n: int,
+        weights: np.ndarray | None,
+        strata_codes: np.ndarray,
+        strata_labels: np.ndarray,
+        psu_codes: np.ndarray,
+        ssu_codes: np.ndarray | None,
+        fpc: np.ndarray,
+        fpc2: np.ndarray | None,
+        lonely_psu: LonelyPSU,
+        pps: PPS,
+    ) -> SurveyDesign:
+        """The rest of :meth:`from_arrays` for ``pps="brewer"``."""
+        n_psu = int(psu_codes.max()) + 1 if n else 0
+        psu_pi = _probabilities(fpc, psu_codes, n_psu, "fpc")
+        unit_fraction = None
+        if ssu_codes is not None and fpc2 is not None:
+            n_ssu = int(ssu_codes.max()) + 1 if n else 0
+            unit_fraction = _probabilities(fpc2, ssu_codes, n_ssu, "fpc2")
+        if weights is None:
+            if ssu_codes is not None and fpc2 is None:
+                raise ValueError("weights not supplied and can't be computed from fpc")
+            w = 1.0 / psu_pi[psu_codes]
+            if ssu_codes is not None and unit_fraction is not None:
+                w = w / unit_fraction[ssu_codes]
+        else:
+            w = np.asarray(weights, dtype=float)
+            _check_weights(w)
+        return cls(
+            weights=w,
+            strata=strata_codes,
+            psu=psu_codes,
+            ssu=ssu_codes,
+            strata_labels=tuple(strata_labels.tolist()),
+            lonely_psu=lonely_psu,
+            pps=pps,
+            psu_pi=psu_pi,
+            unit_fraction=unit_fraction,
+        )
+
     # ---- structure (cached) ---------------------------------------------------------
     @property
     def n(self) -> int:
@@ -267,11 +413,13 @@ class SurveyDesign:
     @property
     def two_stage(self) -> bool:
         """True when the second stage enters the variance (R: ``fpc`` given)."""
-        return self.ssu is not None and self.stratum_popsize is not None
+        return self.ssu is not None and (self.stratum_popsize is not None or self.pps is not None)
 
     @property
     def fpc_caveat(self) -> DesignCaveat | None:
         """First-stage-only fpc warning (:func:`first_stage_fpc_caveat`), or None."""
+        if self.psu_pi is not None:
+            return first_stage_pps_caveat(self.n, self.psu_pi, self.two_stage)
         n_h, popsize = self.psu_per_stratum, self.stratum_popsize
         return first_stage_fpc_caveat(self.n, self.n_psu, n_h, popsize, self.two_stage)
 
@@ -400,6 +548,8 @@ class SurveyDesign:
 
     def _stages(self, unit_present: np.ndarray | None) -> tuple[Stage, Stage | None]:
         """Stage 1 and (two-stage) stage 2 of the (sub)design with these units."""
+        if self.psu_pi is not None:
+            return self._pps_stages(self.psu_pi)
         if unit_present is None:
             unit_present = np.ones(self.n_units, dtype=bool)
         psu_present = np.bincount(self.unit_psu[unit_present], minlength=self.n_psu) > 0
@@ -427,6 +577,40 @@ class SurveyDesign:
             self.lonely_psu,
             lambda p: f"PSU {p}",
             2,
+        )
+        return first, second
+
+    def _pps_stages(self, psu_pi: np.ndarray) -> tuple[Stage, Stage | None]:
+        """Brewer's stages: per-unit f = 1 − π (stage 1) and 1 − fpc2 (stage 2, × π_i).
+
+        R's ``subset`` keeps every row of a PPS design, so every group is present.
+        """
+        n_h = self.psu_per_stratum
+        first = Stage(
+            self.psu_stratum,
+            n_h,
+            _group_max(1.0 - psu_pi, self.psu_stratum, self.n_strata),
+            np.ones(self.n_strata),
+            np.ones(self.n_strata, dtype=bool),
+            self.lonely_psu,
+            self.stratum_label,
+            1,
+            1.0 - psu_pi,
+        )
+        if not self.two_stage:
+            return first, None
+        n_p = np.bincount(self.unit_psu, minlength=self.n_psu).astype(float)
+        unit_f = np.ones(self.n_units) if self.unit_fraction is None else 1.0 - self.unit_fraction
+        second = Stage(
+            self.unit_psu,
+            n_p,
+            _group_max(unit_f, self.unit_psu, self.n_psu),
+            psu_pi,
+            np.ones(self.n_psu, dtype=bool),
+            self.lonely_psu,
+            lambda p: f"PSU {p}",
+            2,
+            unit_f,
         )
         return first, second
 
@@ -458,6 +642,13 @@ class SurveyDesign:
         n_psu = int(np.count_nonzero(np.bincount(self.psu[rows], minlength=self.n_psu)))
         n_str = int(np.count_nonzero(np.bincount(self.strata[rows], minlength=self.n_strata)))
         return n_psu - n_str
+
+
+def _group_max(values: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
+    """The largest value in each group (-inf for a group without units)."""
+    out = np.full(n_groups, -np.inf)
+    np.maximum.at(out, group, values)
+    return out
 
 
 def _finish(

@@ -11,18 +11,31 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["FPC_CAVEAT_MIN_FRACTION", "DesignCaveat", "first_stage_fpc_caveat"]
+__all__ = [
+    "FPC_CAVEAT_MIN_FRACTION",
+    "DesignCaveat",
+    "first_stage_fpc_caveat",
+    "first_stage_pps_caveat",
+]
 
 
 @dataclass(frozen=True)
 class DesignCaveat:
     """A warning that leaves every number unchanged but says how far to trust it."""
 
-    code: str  # e.g. "fpc_first_stage_only"
-    largest_fraction: float  # the largest first-stage sampling fraction n_h / N_h
+    code: str  # "fpc_first_stage_only" or "pps_first_stage_only"
+    largest_fraction: float  # the largest n_h / N_h, or (PPS) the largest π_i
 
     @property
     def message(self) -> str:
+        if self.code == "pps_first_stage_only":
+            return (
+                "PPS first stage (Brewer) without a second stage while a school's inclusion "
+                f"probability reaches {self.largest_fraction:.0%}: the variance leaves out "
+                "that share of each school's within-school variance (all of it for a "
+                "certainty school); give the second stage (cluster2 with fpc2 as the "
+                "sampling fraction within the school)"
+            )
         return (
             f"first-stage fpc without a second stage while up to {self.largest_fraction:.0%} "
             "of the PSUs (schools) of a stratum are sampled: the variance is understated "
@@ -59,3 +72,16 @@ def first_stage_fpc_caveat(
     if not largest >= FPC_CAVEAT_MIN_FRACTION:
         return None
     return DesignCaveat("fpc_first_stage_only", largest)
+
+
+def first_stage_pps_caveat(n_rows: int, psu_pi: np.ndarray, two_stage: bool) -> DesignCaveat | None:
+    """The same caveat for a PPS (Brewer) first stage: Brewer's (1 − π_i) removes π_i
+    of school i's within-school variance along with its share of the between-school
+    variance, so a clustered design without its second stage is understated once some
+    π_i reaches :data:`FPC_CAVEAT_MIN_FRACTION`."""
+    if two_stage or psu_pi.size == 0 or psu_pi.size >= n_rows:
+        return None
+    largest = float(np.max(psu_pi))
+    if not largest >= FPC_CAVEAT_MIN_FRACTION:
+        return None
+    return DesignCaveat("pps_first_stage_only", largest)

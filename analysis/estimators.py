@@ -267,8 +267,9 @@ def _ratio_table(
 
 
 def _lonely_matters(design: SurveyDesign) -> bool:
-    """True when a domain's own strata change the answer (R's fail/average rules)."""
-    if design.lonely_psu not in ("fail", "average") or design.n == 0:
+    """True when a domain's own strata change the answer (R's fail/average rules;
+    never for a PPS design, whose domains keep every row in R)."""
+    if design.lonely_psu not in ("fail", "average") or design.n == 0 or design.pps is not None:
         return False
     if np.any(design.psu_per_stratum == 1):
         return True

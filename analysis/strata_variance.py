@@ -3,6 +3,10 @@
 Shared by :class:`analysis.design.SurveyDesign` for both stages: at stage 1 the
 groups are strata and the units PSUs; at stage 2 the groups are PSUs and the units
 second-stage units. Every ``survey.lonely.psu`` option is handled as R does.
+
+A stage may carry one factor f per unit (``Stage.unit_f``) instead of one per group:
+R's ``pps="brewer"``, where each PSU has its own (1 − π_i). The unit's term is then
+f_u·n_g/(n_g − 1)·(z_u − z̄_g)², z̄_g the plain mean of the group's units.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ class Stage(NamedTuple):
     lonely: str  # survey.lonely.psu
     label: Callable[[int], object]  # a group's name, for the lonely-PSU error
     number: int  # 1 or 2
+    unit_f: np.ndarray | None = None  # (N - n)/N per unit (Brewer: 1 - pi); f_g = group max
 
 
 def stage_scale(stage: Stage) -> tuple[np.ndarray, np.ndarray, int]:
@@ -62,6 +67,18 @@ def stage_scale(stage: Stage) -> tuple[np.ndarray, np.ndarray, int]:
     return scale, centre, n_ok
 
 
+def unit_scale(stage: Stage, scale: np.ndarray) -> np.ndarray:
+    """Per-unit factor: the group's ``scale`` (:func:`stage_scale`), or with
+    ``unit_f`` each unit's own f·n/(n − 1)·extra where the group's scale is not 0."""
+    group = stage.unit_group
+    if stage.unit_f is None:
+        return scale[group]
+    n_g = stage.n_g[group]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        own = np.where(n_g > 1, stage.unit_f * n_g / (n_g - 1), stage.unit_f)
+    return np.where(scale[group] != 0, own * stage.extra[group], 0.0)
+
+
 def stage_variance_cells(
     z: np.ndarray,
     cell_unit: np.ndarray,
@@ -87,7 +104,11 @@ def stage_variance_cells(
     a_idx = np.repeat(np.arange(z.shape[0]), reps)
     offset = np.arange(a_idx.size) - np.repeat(np.cumsum(reps) - reps, reps)
     b_idx = start[cell_unit[a_idx]] + offset
-    pair_scale = scale[unit_group[cell_unit[a_idx]]]
+    own_scale = unit_scale(stage, scale) if stage.unit_f is not None else None
+    if own_scale is None:
+        pair_scale = scale[unit_group[cell_unit[a_idx]]]
+    else:
+        pair_scale = own_scale[cell_unit[a_idx]]
     pair_key = cell_block[a_idx] * n_blocks + cell_block[b_idx]
     v = np.zeros((width, width))
     sort = np.argsort(pair_key, kind="stable")
@@ -102,6 +123,17 @@ def stage_variance_cells(
     by_block = np.zeros((n_g.size, n_blocks, k))
     np.add.at(by_block, (unit_group[cell_unit], cell_block), z)
     group_sums = by_block.reshape(n_g.size, width)
+    if own_scale is not None:
+        # Σ s_u (z_u − m)(z_u − m)ᵀ = Σ s_u z_u z_uᵀ − m Tᵀ − T mᵀ + σ m mᵀ with
+        # m = S/n the group mean (0 where R does not centre), T = Σ s_u z_u, σ = Σ s_u
+        scaled = np.zeros((n_g.size, n_blocks, k))
+        np.add.at(scaled, (unit_group[cell_unit], cell_block), z * own_scale[cell_unit][:, None])
+        t_sums = scaled.reshape(n_g.size, width)
+        sigma = np.bincount(unit_group, weights=own_scale, minlength=n_g.size)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            m = np.where((centre & (n_g > 0))[:, None], group_sums / n_g[:, None], 0.0)
+        v -= m.T @ t_sums + t_sums.T @ m - m.T @ (m * sigma[:, None])
+        return v, n_ok
     with np.errstate(invalid="ignore", divide="ignore"):
         factor = np.where(centre & (scale != 0), scale / n_g, 0.0)
     v -= group_sums.T @ (group_sums * factor[:, None])
@@ -125,5 +157,5 @@ def stage_variance(z: np.ndarray, stage: Stage) -> tuple[np.ndarray, int]:
     if not centre.all():
         lonely_units = ~centre[group]
         deviations[lonely_units] = z[lonely_units]
-    weighted = deviations * scale[group][:, None]
+    weighted = deviations * unit_scale(stage, scale)[:, None]
     return deviations.T @ weighted, n_ok
