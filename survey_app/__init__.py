@@ -50,10 +50,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     app.register_blueprint(respond_bp)
     from survey_app.auth import views as auth_views
+    from survey_app.contact.views import bp as contact_bp
     from survey_app.plan.views import bp as plan_bp
 
     auth_views.init_app(app)
     app.register_blueprint(plan_bp)
+    app.register_blueprint(contact_bp)  # a school contact's counts: signed link, no login
     if app.config["PROXY_COUNT"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

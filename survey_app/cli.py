@@ -16,7 +16,7 @@ from survey_app import demo
 from survey_app.plan.issuing import issue_codes
 from survey_app.plan.slips import link
 from survey_app.transactions import committed
-from survey_app.vocabulary import READING_LEVELS, RESPONDENT_GROUPS, STUDENT
+from survey_app.vocabulary import READING_LEVELS, RESPONDENT_GROUPS, SCHOOL_GROUPS, STUDENT
 
 
 class CommandError(click.ClickException):
@@ -41,6 +41,18 @@ def demo_seed() -> None:
     click.echo(f"Seeded {campaign.county_name} ({campaign.county_code}), campaign {campaign.id}.")
 
 
+@demo_cli.command("link")
+def demo_link() -> None:
+    """Print the open link of the demo county's residents (城关镇)."""
+    from survey_app.plan.open_links import link_url
+
+    campaign = demo.demo_campaign()
+    found = demo.demo_open_link(campaign) if campaign else None
+    if found is None:
+        raise click.ClickException("No demo county: run `flask --app wsgi demo seed` first.")
+    click.echo(link_url(current_app.config["PUBLIC_BASE_URL"], found.token))
+
+
 @demo_cli.command("codes")
 @click.option("--group", "respondent_group", type=click.Choice(RESPONDENT_GROUPS), required=True)
 @click.option("--n", "count", type=click.IntRange(1, 10_000), default=1, show_default=True)
@@ -49,9 +61,14 @@ def demo_codes(respondent_group: str, count: int) -> None:
     campaign = demo.demo_campaign()
     if campaign is None:
         raise click.ClickException("No demo county: run `flask --app wsgi demo seed` first.")
+    base = current_app.config["PUBLIC_BASE_URL"]
+    if respondent_group not in SCHOOL_GROUPS:
+        with committed():
+            codes = demo.demo_outreach_codes(campaign, respondent_group, count)
+        click.echo("\n".join(f"{code}  {link(base, code)}" for code in codes))
+        return
     schools = demo.schools_for_group(campaign, respondent_group)
     chooser = random.Random(secrets.randbits(64))  # noqa: S311 - picks a school, not a secret
-    base = current_app.config["PUBLIC_BASE_URL"]
     lines = []
     with committed():
         for _index in range(count):
@@ -62,6 +79,53 @@ def demo_codes(respondent_group: str, count: int) -> None:
             (code,) = issue_codes(school, respondent_group, 1, reading_level=level)
             lines.append(f"{code}  {link(base, code)}")
     click.echo("\n".join(lines))  # printed once stored: a printed code always works
+
+
+@demo_cli.command("fieldwork")
+@click.option("--campaign", "key", required=True, help="The campaign's key (the demo's: demo).")
+@click.option("--responses", "count", type=int, required=True, help="How many responses.")
+@click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same answers.")
+@click.option("--if-empty", is_flag=True, help="Do nothing if the campaign has responses.")
+def demo_fieldwork(key: str, count: int, seed: int, if_empty: bool) -> None:
+    """Fill a drawn, open campaign with COUNT simulated responses, spread over its plan and
+    stored through the respondents' own services (see survey_app/demo_fieldwork.py)."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from survey_app import demo_fieldwork
+    from survey_app.extensions import db
+    from survey_app.models import Campaign
+
+    if not 1 <= count <= demo_fieldwork.MAX_RESPONSES:
+        raise CommandError(f"--responses is 1 to {demo_fieldwork.MAX_RESPONSES}, not {count}")
+    if not 0 <= seed < 2**63:
+        raise CommandError("--seed is a whole number from 0 to 2**63 - 1")
+    campaign = db.session.scalar(select(Campaign).where(Campaign.key == key))
+    if campaign is None:
+        raise CommandError(f"no campaign {key!r}")
+    if if_empty:
+        stored = demo_fieldwork.responses_of(campaign)
+        if stored:
+            click.echo(f"Campaign {key} has {stored} responses already: nothing simulated.")
+            return
+    try:
+        with committed():
+            result = demo_fieldwork.simulate_fieldwork(
+                campaign,
+                count,
+                seed=seed,
+                now=datetime.now(UTC),
+                items_per_page=current_app.config["ITEMS_PER_PAGE"],
+            )
+    except demo_fieldwork.FieldworkRefused as refused:
+        raise CommandError(str(refused)) from refused
+    groups = ", ".join(
+        f"{group} {result.per_group[group]}"
+        for group in RESPONDENT_GROUPS
+        if result.per_group.get(group)
+    )
+    click.echo(f"Stored {result.responses} simulated responses in {key}: {groups}.")
 
 
 @questionnaires_cli.command("check")

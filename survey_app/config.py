@@ -77,6 +77,9 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         "ITEMS_PER_PAGE": int(os.environ.get("ITEMS_PER_PAGE", "5")),
         # How often the fieldwork page refreshes its counts when JavaScript is on.
         "FIELDWORK_REFRESH_SECONDS": int(os.environ.get("FIELDWORK_REFRESH_SECONDS", "30")),
+        # An open link's slot stays with a respondent this long after their last save;
+        # past it, a full link gives the slot to someone else (respond/open_links.py).
+        "OPEN_LINK_HOLD_MINUTES": int(os.environ.get("OPEN_LINK_HOLD_MINUTES", "60")),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         # The cookie is written when the session changes, not re-signed on every page.

@@ -14,12 +14,16 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from survey_app.extensions import db
-from survey_app.models import Campaign, GroupPopulation, School, Stratum, User
-from survey_app.vocabulary import STUDENT
+from survey_app.models import Campaign, GroupPopulation, OpenLink, School, Stratum, User
+from survey_app.plan import draw, lists, open_links
+from survey_app.plan.issuing import issue_list_codes, new_codes
+from survey_app.vocabulary import LIST_GROUPS, STUDENT, area_stratum_code
 
 DEMO_COUNTY_CODE = "659999"
 DEMO_CAMPAIGN_KEY = "demo"
 DEMO_COUNTY_NAME = "示范县"
+DEMO_AREA = "chengguan"  # the open link of the county town's residents
+DEMO_DRAW_SEED = 20261201  # the demo plan's seed (README: plan draw --seed)
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,9 @@ class DemoExists(Exception):
 
 
 def seed_demo_county(now: datetime | None = None, seed: int = 20261124) -> Campaign:
-    """Create the demo campaign (open for 30 days from ``now``) with its school frame."""
+    """Create the demo campaign with its school frame, lists and open link, draw its
+    plan (:data:`DEMO_DRAW_SEED`) and open it: open for a week before ``now`` (so
+    simulated fieldwork has days to spread over) and for 30 days from it."""
     if db.session.scalar(select(Campaign).where(Campaign.county_code == DEMO_COUNTY_CODE)):
         raise DemoExists(DEMO_COUNTY_CODE)
     now = now or datetime.now(UTC)
@@ -89,8 +95,8 @@ def seed_demo_county(now: datetime | None = None, seed: int = 20261124) -> Campa
         county_code=DEMO_COUNTY_CODE,
         county_name=DEMO_COUNTY_NAME,
         stage="self",
-        status="open",
-        opens_at=now - timedelta(days=1),
+        status="draft",  # drawn in preparation, then opened (below)
+        opens_at=now - timedelta(days=7),
         closes_at=now + timedelta(days=30),
         resident_population=418_600,
     )
@@ -139,6 +145,22 @@ def seed_demo_county(now: datetime | None = None, seed: int = 20261124) -> Campa
         for group, count in populations.items()
     )
     db.session.flush()
+    # Deputies and members are drawn from their own lists, residents answer through an
+    # open link of the county town: strata of their own, not attached to any school.
+    for group in LIST_GROUPS:
+        lists.set_list(campaign, group, list_size=populations[group], now=now)
+    open_links.create_open_link(
+        campaign,
+        slug=DEMO_AREA,
+        label="城关镇",
+        quota=300,
+        population=round(populations["resident"] * 0.3),
+        now=now,
+    )
+    # The staff pages show a drawn plan: the schools and list members of the fieldwork.
+    draw.draw_schools(campaign, DEMO_DRAW_SEED, now)
+    campaign.status = "open"
+    db.session.flush()
     return campaign
 
 
@@ -171,14 +193,40 @@ def demo_campaign() -> Campaign | None:
     return db.session.scalar(select(Campaign).where(Campaign.county_code == DEMO_COUNTY_CODE))
 
 
+def demo_open_link(campaign: Campaign) -> OpenLink | None:
+    return db.session.scalar(
+        select(OpenLink)
+        .join(Stratum, OpenLink.stratum_id == Stratum.id)
+        .where(OpenLink.campaign_id == campaign.id, Stratum.code == area_stratum_code(DEMO_AREA))
+    )
+
+
+def demo_outreach_codes(campaign: Campaign, respondent_group: str, n: int) -> list[str]:
+    """Codes of a group not reached through schools: a list's people (deputies,
+    members), or residents of the demo's open-link area (a demo shortcut: real
+    residents take a slot of the open link itself)."""
+    if respondent_group in LIST_GROUPS:
+        frame = lists.list_of(campaign, respondent_group)
+        assert frame is not None  # noqa: S101 - seeded with the county
+        return issue_list_codes(frame, n, expires_at=campaign.closes_at)
+    link = demo_open_link(campaign)
+    assert link is not None  # noqa: S101 - seeded with the county
+    made = new_codes(campaign.id, link.stratum_id, respondent_group, n)
+    return [display for display, _row in made]
+
+
 def schools_for_group(campaign: Campaign, respondent_group: str) -> list[School]:
-    """Schools through which a group is reached; deputies etc. are reached county-wide,
-    and are attached to the school of their residence area (any school) in the demo."""
+    """Schools through which a group is reached: those in the field when the campaign
+    has a drawn plan (else its whole frame), students not at the tiniest 教学点."""
     schools = list(
         db.session.scalars(
             select(School).where(School.campaign_id == campaign.id).order_by(School.id)
         )
     )
+    plan = draw.plan_of(campaign)
+    if plan is not None:
+        in_field = {row.school_id for row in plan.schools if row.in_field}
+        schools = [school for school in schools if school.id in in_field]
     if respondent_group == STUDENT:
         return [s for s in schools if s.level != "teaching_point" or s.enrolment >= 20]
     return schools

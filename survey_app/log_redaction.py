@@ -1,8 +1,9 @@
-"""Keep one-time codes out of access logs.
+"""Keep one-time codes (and school contacts' links) out of access logs.
 
 An access log line holds the client address and the path; ``/r/<code>`` in it would tie
-an address to a code (and so to its saved answers). This filter masks the code in the
-dev server's log (``werkzeug``) and, through ``gunicorn.conf.py``, in gunicorn's.
+an address to a code (and so to its saved answers), and ``/contact/<token>`` would hand
+anyone reading the log a school's counts. This filter masks both in the dev server's log
+(``werkzeug``) and, through ``gunicorn.conf.py``, in gunicorn's.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ import logging
 import re
 
 _CODE_IN_PATH = re.compile(r"/r/[^\s\"?]+")
+_CONTACT_IN_PATH = re.compile(r"/contact/[^\s\"?]+")
 MASK = "/r/<code>"
+CONTACT_MASK = "/contact/<token>"
 
 
 def redact(text: str) -> str:
-    return _CODE_IN_PATH.sub(MASK, text)
+    return _CONTACT_IN_PATH.sub(CONTACT_MASK, _CODE_IN_PATH.sub(MASK, text))
 
 
 class RedactCodes(logging.Filter):

@@ -16,7 +16,14 @@ from analysis import sample_size
 from survey_app.cli import CommandError
 from survey_app.extensions import db
 from survey_app.models import Campaign
-from survey_app.plan import campaigns, code_batches, draw, frame_import, second_stage, slips
+from survey_app.plan import (
+    campaigns,
+    code_batches,
+    draw,
+    frame_import,
+    second_stage,
+    slips,
+)
 from survey_app.transactions import committed
 from survey_app.vocabulary import LANGUAGES, RESPONDENT_GROUPS, STAGES, VERDICT_RULES
 
@@ -376,3 +383,8 @@ def campaign_close(key: str) -> None:
     except campaigns.FieldworkRefused as refused:
         raise CommandError(str(refused)) from refused
     click.echo(f"Fieldwork of {key} is closed.")
+
+
+# Commands of ``plan`` kept in modules of their own: changes to a frozen plan, the lists
+# and open links, the supervisor's sheets. Importing them registers the commands.
+from survey_app.plan import change_cli, outreach_cli, sheet_cli  # noqa: E402, F401, I001

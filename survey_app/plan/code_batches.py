@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 
 from survey_app.codes import code_digest, normalise_code
 from survey_app.extensions import db
-from survey_app.models import Campaign, OneTimeCode, PlanQuota, SamplingPlan, School
-from survey_app.plan import audit, second_stage
-from survey_app.plan.issuing import issue_codes
+from survey_app.models import Campaign, OneTimeCode, PlanQuota, SamplingPlan, School, Stratum
+from survey_app.plan import audit, lists, second_stage
+from survey_app.plan.issuing import issue_codes, issue_list_codes
 from survey_app.vocabulary import STUDENT
 
 
@@ -26,15 +26,28 @@ class NothingToIssue(Exception):
 
 @dataclass(frozen=True)
 class IssuedCode:
-    school: School
+    """A code just issued, with where it goes: a school, or a person of a list (``member``:
+    the drawn member's id or list position; None for a replacement of a revoked slip)."""
+
+    school: School | None
     respondent_group: str
     reading_level: str | None
     code: str
+    stratum: str = ""
+    member: str | None = None
+
+    @property
+    def unit_code(self) -> str:
+        """The school code, or the list member, the slip goes to (as slips and CSVs say)."""
+        if self.school is not None:
+            return self.school.code
+        return self.member or ""
 
 
 def issue_planned_codes(campaign: Campaign, plan: SamplingPlan | None) -> list[IssuedCode]:
-    """Codes for every selected school and group, up to what the plan calls for (codes
-    issued before and not revoked count); they expire when the fieldwork closes."""
+    """Codes for every selected school and group, and every drawn list member, up to what
+    the plan calls for (codes issued before and not revoked count); they expire when the
+    fieldwork closes."""
     if plan is None:
         raise NothingToIssue(f"campaign {campaign.key} has not drawn its schools yet")
     issued: list[IssuedCode] = []
@@ -50,10 +63,47 @@ def issue_planned_codes(campaign: Campaign, plan: SamplingPlan | None) -> list[I
                 reading_level=level,
                 expires_at=campaign.closes_at,
             ):
-                issued.append(IssuedCode(quota.school, quota.respondent_group, level, code))
+                issued.append(
+                    IssuedCode(
+                        quota.school,
+                        quota.respondent_group,
+                        level,
+                        code,
+                        stratum=quota.school.stratum.code,
+                    )
+                )
+    issued.extend(_list_codes(campaign))
     if not issued:
         raise NothingToIssue(f"every code the plan of {campaign.key} calls for is issued")
     audit.record(campaign, "codes_issued", {"codes": len(issued)})
+    return issued
+
+
+def _list_codes(campaign: Campaign) -> list[IssuedCode]:
+    """Codes for the drawn members of each list not yet covered: the first batch in list
+    order, one per drawn member; later ones replace revoked slips (no member named)."""
+    issued: list[IssuedCode] = []
+    for frame in lists.lists_of(campaign):
+        if frame.drawn_positions is None:
+            continue
+        out = db.session.scalar(
+            select(func.count()).where(
+                OneTimeCode.stratum_id == frame.stratum_id, OneTimeCode.status != "void"
+            )
+        )
+        missing = frame.planned - int(out or 0)
+        if missing <= 0:
+            continue
+        first = lists.codes_of(frame) == 0
+        members = [m.label for m in lists.drawn_members(frame)] if first else []
+        codes = issue_list_codes(frame, missing, expires_at=campaign.closes_at)
+        for index, code in enumerate(codes):
+            member = members[index] if index < len(members) else None
+            issued.append(
+                IssuedCode(
+                    None, frame.respondent_group, None, code, frame.stratum.code, member=member
+                )
+            )
     return issued
 
 
@@ -145,13 +195,11 @@ def revoke_code(campaign: Campaign, typed: str) -> OneTimeCode:
         raise RevokeRefused("this code has been answered: it cannot be revoked", answered=True)
     code.status = "void"
     db.session.flush()
-    school = db.session.get(School, code.school_id)
-    # The log names the slip's school and group, never the code itself.
-    audit.record(
-        campaign,
-        "code_revoked",
-        {"school": school.code if school else None, "group": code.respondent_group},
-    )
+    school = db.session.get(School, code.school_id) if code.school_id is not None else None
+    # The log names the slip's school (or list) and group, never the code itself.
+    stratum = db.session.get(Stratum, code.stratum_id)
+    where = {"school": school.code} if school else {"stratum": stratum.code if stratum else None}
+    audit.record(campaign, "code_revoked", {**where, "group": code.respondent_group})
     return code
 
 

@@ -31,7 +31,7 @@ from survey_app.models import (
     Stratum,
 )
 from survey_app.models.plan import FRAME_ORDER
-from survey_app.plan import audit, second_stage
+from survey_app.plan import audit, lists, second_stage
 from survey_app.plan.code_batches import codes_issued
 
 MAX_SEED = 2**63 - 1
@@ -44,6 +44,10 @@ EXPORT_COLUMNS = (
     "pi",
     "start",
     "selected",
+    # After the freeze (plan/changes.py): a drawn school that refused, and the school a
+    # substitute stands in for. The eight columns above are the draw as drawn, for R.
+    "refused",
+    "substitute_for",
 )
 
 
@@ -102,7 +106,8 @@ def draw_schools(
     respondents: Mapping[str, int] | None = None,
 ) -> SamplingPlan:
     """Draw (or draw again) the campaign's schools and plan the respondents of each
-    selected school (``second_stage``); returns the recorded plan."""
+    selected school (``second_stage``), and draw the members of its lists with the same
+    seed (``lists``); returns the recorded plan."""
     if not 0 <= seed <= MAX_SEED:
         raise DrawRefused(f"the seed is a whole number from 0 to {MAX_SEED}", "seed")
     _check_drawable(campaign)
@@ -159,6 +164,10 @@ def draw_schools(
                     )
     db.session.add(plan)
     db.session.flush()
+    drawn_lists = {
+        frame.respondent_group: len(lists.draw_list(frame, seed, now))
+        for frame in lists.lists_of(campaign)
+    }
     audit.record(
         campaign,
         "schools_drawn",
@@ -167,6 +176,7 @@ def draw_schools(
             "schools_per_stratum": allocation,
             "selected": sum(1 for school in plan.schools if school.selected),
             "respondents_per_school": per_school,
+            "list_members": drawn_lists,
         },
     )
     return plan
@@ -216,6 +226,7 @@ def export_rows(plan: SamplingPlan) -> Iterator[dict[str, str]]:
     17 significant digits: the doubles exactly)."""
     strata = {entry.stratum_id: entry for entry in plan.strata}
     rows = sorted(plan.schools, key=lambda s: (strata[s.stratum_id].stratum.code, s.frame_order))
+    codes = {row.id: row.school.code for row in rows}
     for row in rows:
         entry = strata[row.stratum_id]
         yield {
@@ -227,6 +238,8 @@ def export_rows(plan: SamplingPlan) -> Iterator[dict[str, str]]:
             "pi": format(row.inclusion_probability, ".17g"),
             "start": format(entry.random_start, ".17g"),
             "selected": "1" if row.selected else "0",
+            "refused": "1" if row.refused else "0",
+            "substitute_for": codes[row.substitute_for_id] if row.substitute_for_id else "",
         }
 
 

@@ -15,7 +15,15 @@ from datetime import datetime
 from sqlalchemy import case, func, select
 
 from survey_app.extensions import db
-from survey_app.models import Campaign, OneTimeCode, SamplingPlan, School, Stratum
+from survey_app.models import (
+    Campaign,
+    ListFrame,
+    OneTimeCode,
+    OpenLink,
+    SamplingPlan,
+    School,
+    Stratum,
+)
 from survey_app.models.base import as_utc
 from survey_app.vocabulary import RESPONDENT_GROUPS
 
@@ -139,6 +147,7 @@ def progress(campaign: Campaign, plan: SamplingPlan | None, now: datetime) -> Fi
         for quota in plan.quotas:
             key = (strata[quota.school_id], quota.respondent_group)
             targets[key] = targets.get(key, 0) + quota.planned
+    targets.update(outreach_targets(campaign))
     codes = {(row.stratum, row.respondent_group): row for row in code_counts(campaign)}
     cells = [
         CellProgress(
@@ -157,6 +166,22 @@ def progress(campaign: Campaign, plan: SamplingPlan | None, now: datetime) -> Fi
     gone = min(max((now - opens).total_seconds() / window, 0.0), 1.0) if window > 0 else 1.0
     days_left = max(0, math.ceil((closes - now).total_seconds() / 86400))
     return FieldworkProgress(cells=cells, days_left=days_left, elapsed=gone)
+
+
+def outreach_targets(campaign: Campaign) -> dict[tuple[str, str], int]:
+    """Targets of the groups not reached through schools: a list's drawn members (once
+    drawn) and an open link's quota, each under its own stratum."""
+    rows = db.session.execute(
+        select(Stratum.code, ListFrame.respondent_group, ListFrame.planned)
+        .join(Stratum, ListFrame.stratum_id == Stratum.id)
+        .where(ListFrame.campaign_id == campaign.id, ListFrame.drawn_positions.is_not(None))
+        .union_all(
+            select(Stratum.code, OpenLink.respondent_group, OpenLink.quota)
+            .join(Stratum, OpenLink.stratum_id == Stratum.id)
+            .where(OpenLink.campaign_id == campaign.id)
+        )
+    )
+    return {(stratum, group): int(n) for stratum, group, n in rows}
 
 
 def _cell_order(cell: tuple[str, str]) -> tuple[str, int]:

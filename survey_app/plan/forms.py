@@ -5,11 +5,17 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import DateField, FloatField, IntegerField, SelectField, StringField
+from wtforms import DateField, FloatField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from survey_app.vocabulary import GROUP_LABELS, RESPONDENT_GROUPS, STAGE_LABELS, STAGES
+from survey_app.vocabulary import (
+    GROUP_LABELS,
+    RESPONDENT_GROUPS,
+    SCHOOL_GROUPS,
+    STAGE_LABELS,
+    STAGES,
+)
 
 # Each language in its own name, as the slips' reader will recognise it.
 LANGUAGE_NAMES = {
@@ -96,3 +102,33 @@ class RevokeCodeForm(FlaskForm):
 
 class FrameUploadForm(FlaskForm):
     frame = FileField(_l("School frame (CSV or XLSX)"), validators=[FileRequired()])
+
+
+class ReplaceSchoolForm(FlaskForm):
+    """A drawn school that refused, after the freeze (``plan/changes.py``); the school's
+    code comes from the row of the page it is posted from."""
+
+    school = StringField(validators=[DataRequired(), Length(max=20)])
+    substitute = StringField(
+        _l("Substitute (school code)"),
+        validators=[Optional(), Length(max=20)],
+        description=_l("Blank: the next undrawn school of the stratum in frame order."),
+    )
+    reason = TextAreaField(
+        _l("Reason (kept in the audit log)"), validators=[DataRequired(), Length(max=500)]
+    )
+
+
+class CorrectPopulationForm(FlaskForm):
+    """A corrected population M of one group at a school in the field, after the freeze."""
+
+    school = StringField(validators=[DataRequired(), Length(max=20)])
+    group = SelectField(
+        _l("Group"), choices=[SelectChoice(group, GROUP_LABELS[group]) for group in SCHOOL_GROUPS]
+    )
+    population = IntegerField(
+        _l("Population"), validators=[InputRequired(), NumberRange(min=0, max=1_000_000)]
+    )
+    reason = TextAreaField(
+        _l("Reason (kept in the audit log)"), validators=[DataRequired(), Length(max=500)]
+    )

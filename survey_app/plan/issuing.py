@@ -1,4 +1,5 @@
-"""Issuing one-time codes for sampled respondent slots."""
+"""Issuing one-time codes for sampled respondent slots: at a school, of a list, or when
+someone opens an open link (``respond/open_links.py``)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from datetime import datetime
 
 from survey_app.codes import code_digest, new_code, normalise_code
 from survey_app.extensions import db
-from survey_app.models import OneTimeCode, School
+from survey_app.models import ListFrame, OneTimeCode, School
 from survey_app.vocabulary import STUDENT
 
 
@@ -32,23 +33,61 @@ def issue_codes(
         if school.level == "nine_year":
             raise ReadingLevelRequired(school.code)
         reading_level = "junior" if school.level == "junior" else "primary"
-    codes: list[str] = []
+    return [
+        display
+        for display, _row in new_codes(
+            school.campaign_id,
+            school.stratum_id,
+            respondent_group,
+            n,
+            school_id=school.id,
+            reading_level=reading_level if respondent_group == STUDENT else None,
+            expires_at=expires_at,
+        )
+    ]
+
+
+def issue_list_codes(frame: ListFrame, n: int, *, expires_at: datetime | None) -> list[str]:
+    """``n`` codes for people of a list (deputies, members): no school, the list's stratum."""
+    return [
+        display
+        for display, _row in new_codes(
+            frame.campaign_id, frame.stratum_id, frame.respondent_group, n, expires_at=expires_at
+        )
+    ]
+
+
+def new_codes(
+    campaign_id: int,
+    stratum_id: int,
+    respondent_group: str,
+    n: int,
+    *,
+    school_id: int | None = None,
+    reading_level: str | None = None,
+    expires_at: datetime | None = None,
+    open_link_id: int | None = None,
+    held_until: datetime | None = None,
+) -> list[tuple[str, OneTimeCode]]:
+    """The one place codes are made: ``n`` rows (digests only) and their display forms."""
+    made: list[tuple[str, OneTimeCode]] = []
     for _index in range(n):
         display = new_code()
         canonical = normalise_code(display)
         assert canonical is not None  # noqa: S101 - new_code only makes valid codes
-        db.session.add(
-            OneTimeCode(
-                digest=code_digest(canonical),
-                campaign_id=school.campaign_id,
-                school_id=school.id,
-                stratum_id=school.stratum_id,
-                respondent_group=respondent_group,
-                reading_level=reading_level if respondent_group == STUDENT else None,
-                expires_at=expires_at,
-                status="issued",
-            )
+        row = OneTimeCode(
+            digest=code_digest(canonical),
+            campaign_id=campaign_id,
+            school_id=school_id,
+            stratum_id=stratum_id,
+            respondent_group=respondent_group,
+            reading_level=reading_level,
+            expires_at=expires_at,
+            open_link_id=open_link_id,
+            held_until=held_until,
+            status="issued",
         )
-        codes.append(display)
+        db.session.add(row)
+        made.append((display, row))
     db.session.flush()
-    return codes
+    return made

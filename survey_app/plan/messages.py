@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from flask_babel import gettext as _
 
 from survey_app.plan.campaigns import CampaignRefused
+from survey_app.plan.changes import ChangeRefused
 from survey_app.plan.draw import DrawRefused
 from survey_app.plan.frame_import import FrameLocked, Problem
 
@@ -98,3 +99,42 @@ def not_a_count(stratum: str) -> str:
 
 def campaign_refused(error: CampaignRefused) -> str:
     return _CAMPAIGN[error.code](error.params)
+
+
+_CHANGE: dict[str, Callable[[Params], str]] = {
+    "no_plan": lambda p: _("The schools have not been drawn yet."),
+    "not_frozen": lambda p: _(
+        "The plan is not frozen yet (no codes issued, fieldwork not open): "
+        "import the frame again or draw the schools again instead."
+    ),
+    "closed": lambda p: _("The fieldwork is closed: schools can no longer be replaced."),
+    "reason": lambda p: _("Give a reason: it is kept in the audit log."),
+    "reason_length": lambda p: _("The reason is longer than %(limit)s characters.", **p),
+    "unknown_school": lambda p: _("No school %(school)s in this draw.", **p),
+    "not_selected": lambda p: _(
+        "School %(school)s was not drawn: only a drawn school can be replaced.", **p
+    ),
+    "refused_already": lambda p: _("School %(school)s has refused already and was replaced.", **p),
+    "not_stratum": lambda p: _(
+        "Substitute %(substitute)s is not in stratum %(stratum)s of %(school)s.", **p
+    ),
+    "substitute_selected": lambda p: _("Substitute %(substitute)s was drawn itself.", **p),
+    "substitute_taken": lambda p: _(
+        "Substitute %(substitute)s replaces another school already.", **p
+    ),
+    "substitute_empty": lambda p: _("Substitute %(substitute)s has no pupils.", **p),
+    "no_substitute": lambda p: _(
+        "Stratum %(stratum)s has no undrawn school with pupils left.", **p
+    ),
+    "not_in_field": lambda p: _(
+        "School %(school)s is not in the field (not drawn, or refused).", **p
+    ),
+    "group": lambda p: _("Choose a group of the schools' quotas."),
+    "population": lambda p: _("A population is a whole number from 0 to %(limit)s.", **p),
+    "unchanged": lambda p: _("The population is %(population)s already.", **p),
+}
+
+
+def change_refused(error: ChangeRefused) -> str:
+    """Why a change to the frozen plan was refused (``changes.REASONS``), translated."""
+    return _CHANGE[error.code](error.params)

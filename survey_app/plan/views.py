@@ -31,6 +31,7 @@ from survey_app.plan import (
     draw,
     fieldwork,
     frame_import,
+    lists,
     messages,
     slips,
 )
@@ -246,12 +247,15 @@ def _codes_page(
 ) -> ResponseReturnValue:
     plan = draw.plan_of(chosen)
     progress = code_batches.quota_progress(plan) if plan else []
+    list_rows = lists.list_progress(chosen) if plan else []
     return render_template(
         "plan/codes.html",
         campaign=chosen,
         plan=plan,
         progress=progress,
-        missing=sum(max(0, row.planned - row.issued) for row in progress),
+        list_rows=list_rows,
+        missing=sum(max(0, row.planned - row.issued) for row in progress)
+        + sum(max(0, row.planned - row.issued) for row in list_rows),
         issue_form=issue_form,
         revoke_form=revoke_form,
         notice=notice,
@@ -375,3 +379,9 @@ def _download(body: str | bytes, mimetype: str, filename: str) -> Response:
         mimetype=mimetype,
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+# Routes of this blueprint kept in modules of their own: changes to a frozen plan
+# (replaced schools, corrected populations), the lists and open links, the supervisor's
+# sheets. Importing them registers their routes on ``bp``.
+from survey_app.plan import change_views, outreach_views, sheet_views  # noqa: E402, F401, I001

@@ -10,7 +10,7 @@ import hmac
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Protocol, cast
 
@@ -108,6 +108,8 @@ def find_code(typed: str) -> CodeState:
 
 def check_usable(code: CodeState, now: datetime) -> None:
     """Raise :class:`CodeRefused` unless ``code`` may still be answered at ``now``."""
+    if code.status == "void":  # revoked, or an open link's slot given back
+        raise CodeRefused("released" if code.open_link_id is not None else "unknown")
     if code.status == "used":
         raise CodeRefused("used")
     if code.expires_at is not None and now >= as_utc(code.expires_at):
@@ -266,8 +268,12 @@ def save_draft(
     *,
     language: str | None = None,
     comment: str | None = None,
+    hold: timedelta | None = None,
 ) -> Draft:
-    """Merge answers into the server-side draft so a dropped connection loses nothing."""
+    """Merge answers into the server-side draft so a dropped connection loses nothing.
+
+    A code of an open link keeps its slot for ``hold`` from now (``respond/open_links``).
+    """
     questionnaire = questionnaire_of(code)
     data = _started(code, now)
     merged = dict(data.get("answers") or {})
@@ -277,7 +283,10 @@ def save_draft(
         data["lang"] = language
     if comment is not None:
         data["comment"] = clean_comment(comment, questionnaire.comment_max_length)
-    db.session.execute(update(_code).where(_code.c.id == code.id).values(draft=data))
+    values: dict[str, Any] = {"draft": data}
+    if code.open_link_id is not None and hold is not None:
+        values["held_until"] = now + hold
+    db.session.execute(update(_code).where(_code.c.id == code.id).values(**values))
     code.draft = data
     return Draft.of(code)
 

@@ -6,7 +6,7 @@ code's row id, so the code does not sit in every URL of the questionnaire.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask import (
     Blueprint,
@@ -23,7 +23,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 
 from questionnaires import Item, Questionnaire
-from survey_app.respond import code_entry_limits, services
+from survey_app.respond import code_entry_limits, open_links, services
 from survey_app.respond.code_entry_limits import TooManyLookUps, TooManyWrongCodes
 from survey_app.respond.forms import CodeEntryForm, ConfirmForm
 from survey_app.respond.screens import item_views
@@ -34,6 +34,8 @@ bp = Blueprint("respond", __name__)
 
 SESSION_CODE = "code_id"
 SESSION_RESUME = "resume_token"  # proves this browser started the code (see claim_draft)
+SESSION_LINK = "open_link"  # the open link whose slot the session's code holds
+SESSION_ANSWERED = "answered_links"  # open links this phone has answered through
 
 
 def _now() -> datetime:
@@ -129,7 +131,12 @@ def _look_up(typed: str) -> CodeState:
 def _begin(code: CodeState) -> ResponseReturnValue:
     services.check_usable(code, _now())
     if session.get(SESSION_CODE) not in (None, code.id):
-        session.clear()  # a new code on a shared phone starts a clean session
+        # A new code on a shared phone starts a clean session (but for the soft memory
+        # of the open links answered on it, see open_links).
+        answered = session.get(SESSION_ANSWERED)
+        session.clear()
+        if answered:
+            session[SESSION_ANSWERED] = answered
     session.permanent = True  # survives closing the browser, so the same phone resumes
     session[SESSION_CODE] = code.id
     token = services.claim_draft(code, _now())
@@ -182,7 +189,9 @@ def answer_page(number: int) -> ResponseReturnValue:
         answers = services.clean_answers(page_items, request.form)
         sent_comment = request.form.get(services.COMMENT_FIELD)
         to_save = _comment_to_save(code, questionnaire, sent_comment) if last else None
-        draft = services.save_draft(code, answers, _now(), language=_language(), comment=to_save)
+        draft = services.save_draft(
+            code, answers, _now(), language=_language(), comment=to_save, hold=_hold()
+        )
         if request.form.get("nav") == "back":
             if number == 1:
                 return redirect(url_for("respond.welcome"))
@@ -267,6 +276,10 @@ def incomplete(error: services.IncompleteResponse) -> ResponseReturnValue:
 def _thank() -> ResponseReturnValue:
     """The thank-you page, for the submitting tap and for a second tap alike."""
     session.pop(SESSION_CODE, None)
+    link = session.pop(SESSION_LINK, None)
+    if isinstance(link, int):
+        answered = [i for i in session.get(SESSION_ANSWERED, []) if isinstance(i, int)]
+        session[SESSION_ANSWERED] = sorted({*answered, link})[-20:]
     session["submitted"] = True
     return redirect(url_for("respond.thanks"))
 
@@ -288,5 +301,48 @@ def autosave() -> ResponseReturnValue:
     questionnaire, items, _pages = _screens(code)
     answers = services.clean_answers(items, payload["answers"])
     comment = _comment_to_save(code, questionnaire, payload.get("comment"))
-    services.save_draft(code, answers, _now(), language=_language(), comment=comment)
+    services.save_draft(code, answers, _now(), language=_language(), comment=comment, hold=_hold())
     return jsonify(saved=sorted(answers))
+
+
+def _hold() -> timedelta:
+    return timedelta(minutes=current_app.config["OPEN_LINK_HOLD_MINUTES"])
+
+
+@bp.errorhandler(open_links.LinkRefused)
+def link_refused(error: open_links.LinkRefused) -> ResponseReturnValue:
+    status = {"unknown": 404, "closed": 410, "full": 409}[error.reason]
+    return render_template("respond/link_refused.html", reason=error.reason), status
+
+
+@bp.route("/o/<string:token>", methods=["GET", "POST"])
+def open_link_start(token: str) -> ResponseReturnValue:
+    """An open link (residents): a page to start on (link previews must not take
+    slots), then one slot of the link's quota for this phone."""
+    link = open_links.find_link(token)
+    if session.get(SESSION_LINK) == link.id and SESSION_CODE in session:
+        try:
+            services.usable_code(session[SESSION_CODE], _now())
+        except services.CodeRefused:  # its slot was given back, or the window closed
+            session.pop(SESSION_CODE, None)
+            session.pop(SESSION_LINK, None)
+        else:
+            return redirect(url_for("respond.welcome"))  # this phone's slot: carry on
+    answered_before = link.id in session.get(SESSION_ANSWERED, [])
+    status = 200
+    if request.method == "POST":
+        code_entry_limits.count_look_up()
+        if not answered_before or request.form.get("someone_else") == "1":
+            code_id = open_links.reserve_slot(link, _now(), _hold())
+            response = _begin(services.usable_code(code_id, _now()))
+            session[SESSION_LINK] = link.id
+            return response
+        status = 409  # the same phone again: ask whether someone else is answering
+    elif not link.collecting(_now()):
+        raise open_links.LinkRefused("closed")
+    return render_template(
+        "respond/open_link.html",
+        link=link,
+        answered_before=answered_before,
+        asked=status == 409,
+    ), status

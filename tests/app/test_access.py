@@ -8,18 +8,22 @@ outside one must be listed in OPEN_TO_ALL or STAFF_ANY_ROLE, or the test fails.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from flask import Flask
 from werkzeug.routing import Rule
 
 from survey_app.auth import services
 from survey_app.auth.access import CAMPAIGN_ARGUMENT, STAFF_BLUEPRINTS
+from survey_app.plan.open_links import create_open_link
 from survey_app.vocabulary import STAFF_ROLES
 from tests.app.conftest import csrf_token
 from tests.factories import make_campaign, make_plan, make_school
 
 PASSWORD = "a long enough password"
 OPEN_TO_ALL = {"static", "auth.login", "auth.logout"}  # logout: a POST with a CSRF token
+OPEN_TO_ALL |= {"contact.school_counts"}  # a signed link, counts of one school (test_contact)
 STAFF_ANY_ROLE = {"auth.home"}
 
 
@@ -37,10 +41,16 @@ def _staff_rules(app: Flask) -> list[Rule]:
     return rules
 
 
+# Values for the other arguments of staff routes: the demo campaign's open link.
+OTHER_ARGUMENTS = {"slug": "chengguan"}
+
+
 def _url(rule: Rule, key: str) -> str:
-    unknown = set(rule.arguments) - {CAMPAIGN_ARGUMENT}
+    unknown = set(rule.arguments) - {CAMPAIGN_ARGUMENT, *OTHER_ARGUMENTS}
     assert not unknown, f"{rule.endpoint}: give the walk a value for {unknown}"
-    values = {CAMPAIGN_ARGUMENT: key} if CAMPAIGN_ARGUMENT in rule.arguments else {}
+    values = {name: OTHER_ARGUMENTS[name] for name in rule.arguments if name in OTHER_ARGUMENTS}
+    if CAMPAIGN_ARGUMENT in rule.arguments:
+        values[CAMPAIGN_ARGUMENT] = key
     return rule.build(values)[1]  # type: ignore[index]
 
 
@@ -79,6 +89,9 @@ def staff(app: Flask, campaign):
     make_school(other)
     for drawn in (campaign, other):  # so that the draw's pages and download show something
         make_plan(drawn)
+    # The other campaign has an open link of the demo's name, so that the link's pages
+    # exist there too (an admin opens them; the others are refused).
+    create_open_link(other, slug="chengguan", label="城关", quota=5, now=datetime.now(UTC))
     clients = {}
     for role in STAFF_ROLES:
         email = f"{role}@access.test"

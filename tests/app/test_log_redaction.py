@@ -9,6 +9,11 @@ def test_codes_are_masked_in_access_log_lines():
     assert redact('"GET /start HTTP/1.1" 200') == '"GET /start HTTP/1.1" 200'
 
 
+def test_school_contact_links_are_masked_too():
+    line = '10.0.0.9 - - "GET /contact/WzEsMl0.abcDEF123 HTTP/1.1" 200 -'
+    assert redact(line) == '10.0.0.9 - - "GET /contact/<token> HTTP/1.1" 200 -'
+
+
 def test_filter_masks_arguments_as_werkzeug_logs_them():
     record = logging.LogRecord(
         "werkzeug",

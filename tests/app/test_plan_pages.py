@@ -127,9 +127,18 @@ def test_a_rejected_frame_lists_every_problem_in_the_staff_language(supervisor):
 
 
 def test_the_frame_of_a_campaign_in_fieldwork_cannot_be_replaced(supervisor, campaign):
+    # The demo is open and drawn: the page names the draw.
     reply = _upload(supervisor, campaign.key, GOOD.encode())
     assert reply.status_code == 409
+    assert "已从该名录抽取学校，名录不能再替换" in reply.text
+    # A campaign opened before anything was drawn: the page names the fieldwork.
+    _post_campaign(supervisor)
+    db.session.scalar(select(Campaign).where(Campaign.key == "2026-web")).status = "open"
+    db.session.commit()
+    reply = _upload(supervisor, "2026-web", GOOD.encode())
+    assert reply.status_code == 409
     assert "学校名录不能再替换" in reply.text
+    assert "已从该名录抽取学校" not in reply.text
 
 
 def test_an_upload_without_a_file_is_refused(supervisor):
@@ -164,7 +173,7 @@ def test_a_supervisor_draws_the_schools_and_downloads_the_draw(supervisor):
     assert download.mimetype == "text/csv"
     assert (
         download.text.splitlines()[0]
-        == "stratum,school_code,size,frame_order,n_stratum,pi,start,selected"
+        == "stratum,school_code,size,frame_order,n_stratum,pi,start,selected,refused,substitute_for"
     )
 
 
@@ -186,10 +195,12 @@ def test_an_impossible_draw_keeps_what_was_typed(supervisor, allocation, message
 
 
 def test_the_draw_of_a_campaign_in_fieldwork_is_frozen(supervisor, campaign):
-    reply = _draw_page(supervisor, campaign.key)
+    drawn = supervisor.get(f"/plan/{campaign.key}/draw.csv")  # the demo is drawn when seeded
+    assert drawn.status_code == 200
+    reply = _draw_page(supervisor, campaign.key, seed="1")
     assert reply.status_code == 422
     assert "抽样已冻结" in reply.text
-    assert supervisor.get(f"/plan/{campaign.key}/draw.csv").status_code == 404
+    assert supervisor.get(f"/plan/{campaign.key}/draw.csv").data == drawn.data  # unchanged
 
 
 def test_a_county_name_with_a_nul_byte_is_refused(supervisor):

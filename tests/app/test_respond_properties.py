@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from survey_app.extensions import db
 from tests.app.conftest import (
     Respondent,
     answer_everything,
@@ -154,7 +155,7 @@ def test_any_autosave_body(app, issue, body, content_type):
 
 
 ENDPOINTS = ["/", "/start", "/q/1", "/q/3", "/q/0", "/q/99999999999", "/review", "/submit"]
-ENDPOINTS += ["/thanks", "/draft", "/r/ZZZZZ-ZZZZZ-ZZZZZ"]
+ENDPOINTS += ["/thanks", "/draft", "/r/ZZZZZ-ZZZZZ-ZZZZZ", "/o/ZZZZZZZZZZZZ"]
 
 
 @SETTINGS
@@ -194,3 +195,26 @@ def test_language_choice_is_never_a_500(app, issue, lang):
     respondent, code = _started(app, issue)
     assert respondent.client.get("/q/1", query_string={"lang": lang}).status_code == 200
     _can_still_finish(app, respondent, code)
+
+
+@SETTINGS
+@given(
+    in_link=st.text(st.characters(exclude_categories=("Cs",)), min_size=1),
+    data=st.dictionaries(form_text, form_text, max_size=4),
+    real=st.booleans(),
+    with_token=st.booleans(),
+)
+def test_any_open_link_request(app, campaign, in_link, data, real, with_token):
+    """Whatever a phone sends to an open link: never a 500, never past the quota."""
+    from survey_app.demo import demo_open_link
+
+    link = demo_open_link(campaign)
+    client = app.test_client()
+    path = f"/o/{link.token}" if real else "/o/" + quote(in_link, safe="")
+    page = client.get(path)
+    assert page.status_code < 500
+    if with_token and page.status_code == 200:
+        data = {**data, "csrf_token": csrf_token(page.text)}
+    assert client.post(path, data=data).status_code < 500
+    db.session.refresh(link)
+    assert 0 <= link.reserved <= link.quota

@@ -28,6 +28,11 @@ ENDPOINTS += ["/plan/new", "/plan/demo/frame", "/plan/nope/frame", "/plan/demo/d
 ENDPOINTS += ["/plan/demo/draw.csv", "/plan/demo/codes", "/plan/demo/codes/issue"]
 ENDPOINTS += ["/plan/demo/codes/revoke", "/plan/demo/fieldwork", "/plan/demo/fieldwork.csv"]
 ENDPOINTS += ["/plan/demo/open", "/plan/demo/close", "/plan/demo/fieldwork.json"]
+ENDPOINTS += ["/plan/demo/changes", "/plan/demo/changes/replace", "/plan/demo/changes/population"]
+ENDPOINTS += ["/plan/demo/sheets", "/plan/demo/sheets.pdf", "/plan/nope/sheets.pdf"]
+ENDPOINTS += ["/plan/demo/outreach", "/plan/demo/lists", "/plan/demo/links"]
+ENDPOINTS += ["/plan/demo/links/chengguan/close", "/plan/demo/links/chengguan.svg"]
+ENDPOINTS += ["/contact/x", "/contact/WzEsMV0.forged", "/contact/" + "t" * 300]
 
 
 @pytest.fixture

@@ -10,8 +10,11 @@ from survey_app.models import Stratum
 from survey_app.vocabulary import (
     GROUP_LABELS,
     LANGUAGES,
+    LIST_GROUPS,
     READING_LEVELS,
     RESPONDENT_GROUPS,
+    area_stratum_code,
+    list_stratum_code,
     stratum_code,
 )
 
@@ -32,7 +35,12 @@ def test_every_questionnaire_speaks_the_vocabulary():
 
 def test_strata_are_named_location_level(campaign):
     strata = db.session.scalars(select(Stratum).filter_by(campaign_id=campaign.id)).all()
-    assert strata
+    assert {stratum.kind for stratum in strata} == {"school", "list", "area"}
     for stratum in strata:
-        assert stratum.code == stratum_code(stratum.location, stratum.school_level)
+        if stratum.kind == "school":
+            assert stratum.code == stratum_code(stratum.location, stratum.school_level)
+        elif stratum.kind == "list":
+            assert stratum.code in {list_stratum_code(group) for group in LIST_GROUPS}
+        else:
+            assert stratum.code == area_stratum_code("chengguan")
     assert stratum_code("rural", "primary") == "rural-primary"

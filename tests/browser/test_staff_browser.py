@@ -46,9 +46,12 @@ def test_a_supervisor_signs_in_sees_the_campaign_and_signs_out(
     page.wait_for_url(f"**/plan/{DEMO_CAMPAIGN_KEY}/")  # back where the supervisor was going
     assert "示范县" in page.locator("h1").inner_text()
     tables = page.locator("table.data")
-    assert tables.count() == 2  # the frame by stratum, the codes in the field
+    # The frame by stratum, the codes in the field, the audit log (the demo's lists and
+    # open link were set when it was seeded).
+    assert tables.count() == 3
     assert "rural-primary" in tables.nth(0).inner_text()
     assert "家长" in tables.nth(1).inner_text()
+    assert "open_link_created" in tables.nth(2).inner_text()
     page.screenshot(path=str(tmp_path / "campaign.png"), full_page=True)
     page.locator("button.link").click()  # sign out (a POST with its CSRF token)
     page.wait_for_url("**/staff/login")
@@ -141,3 +144,92 @@ def test_the_fieldwork_page_fills_as_a_respondent_answers(
         timeout=10_000,
     )
     assert page.url.endswith("/fieldwork")
+
+
+FRAME_FOR_CODES = """school_code,name,level,location,enrolment,teachers
+2659980001,城关第一小学,primary,urban,1850,96
+2659980002,城关第二小学,primary,urban,1200,70
+2659980003,城关第三小学,primary,urban,900,52
+2659980004,城关第四小学,primary,urban,700,40
+2659980005,红星中学,junior,town,"1,204",88
+2659980006,沙河九年一贯制学校,nine_year,rural,430,41
+"""
+
+
+def _drawn_in(page, stratum: str) -> int:
+    return page.locator("#drawn tbody tr td:first-child").all_inner_texts().count(stratum)
+
+
+def _planned_and_issued(page) -> list[tuple[str, int, int]]:
+    """(school code, planned, issued) for each row of the codes page's first table."""
+    rows = []
+    for row in page.locator("table.data").first.locator("tbody tr").all():
+        cells = row.locator("td").all_inner_texts()
+        rows.append((cells[0], int(cells[3]), int(cells[4])))
+    return rows
+
+
+def test_a_supervisor_sets_the_allocation_draws_and_issues_pdf_slips(
+    laptop, live_server, supervisor, tmp_path
+):
+    key = "browser-slips"
+    frame = tmp_path / "名录.csv"
+    frame.write_text(FRAME_FOR_CODES, encoding="utf-8")
+    page = laptop.new_page()
+    page.goto(f"{live_server}/staff/login")
+    page.fill("#email", supervisor)
+    page.fill("#password", PASSWORD)
+    page.locator("button.primary").click()
+    page.wait_for_url("**/staff/")
+    page.get_by_role("link", name="新建调查项目").click()
+    page.fill("#key", key)
+    page.fill("#county_code", "659005")
+    page.fill("#county_name", "发码县")
+    page.select_option("#stage", "self")
+    page.fill("#resident_population", "300000")
+    page.fill("#opens", "2027-03-01")
+    page.fill("#closes", "2027-03-15")
+    page.locator("button.primary").click()
+    page.wait_for_url(f"**/plan/{key}/")
+    page.get_by_role("link", name="导入学校名录").click()
+    page.set_input_files("#frame", str(frame))
+    page.locator("button.primary").click()
+    page.wait_for_url(f"**/plan/{key}/")
+    page.get_by_role("link", name="抽取学校").click()
+    page.wait_for_url(f"**/plan/{key}/draw")
+    # Six schools in three strata: the proposal draws all four urban primary schools.
+    assert page.input_value("#n-urban-primary") == "4"
+    page.fill("#n-urban-primary", "2")  # the supervisor's own allocation
+    page.fill("#n-town-junior", "1")
+    page.fill("#n-rural-nine_year", "1")
+    page.fill("#seed", "20261203")
+    page.locator("button.primary").click()
+    page.wait_for_url(f"**/plan/{key}/draw")
+    assert "种子 20261203" in page.locator("#drawn-title").inner_text()
+    assert _drawn_in(page, "urban-primary") == 2
+    assert _drawn_in(page, "town-junior") == 1
+    assert page.input_value("#n-urban-primary") == "2"  # the allocation drawn, shown again
+
+    page.goto(f"{live_server}/plan/{key}/codes")
+    before = _planned_and_issued(page)
+    urban = {"2659980001", "2659980002", "2659980003", "2659980004"}
+    assert len({code for code, _, _ in before} & urban) == 2  # only the drawn schools
+    assert all(planned > 0 and issued == 0 for _, planned, issued in before)
+    page.select_option("#output", "pdf")
+    page.select_option("#language", "zh_Hans")
+    with page.expect_download() as download:
+        page.locator("button.primary").click()
+    assert download.value.suggested_filename.endswith(".pdf")
+    slips = tmp_path / "slips.pdf"
+    download.value.save_as(slips)
+    content = slips.read_bytes()
+    assert content.startswith(b"%PDF")
+    assert len(content) > 1000  # slips, not an empty file
+
+    page.goto(f"{live_server}/plan/{key}/codes")
+    after = _planned_and_issued(page)
+    assert [(code, planned) for code, planned, _ in after] == [
+        (code, planned) for code, planned, _ in before
+    ]
+    assert all(issued == planned for _, planned, issued in after)
+    assert page.locator("form[action$='/codes/issue']").count() == 0  # nothing left to issue

@@ -1,0 +1,311 @@
+"""Simulated fieldwork (``survey_app/demo_fieldwork.py``, ``flask demo fieldwork``): the
+responses land in the plan's cells as planned, through the respondents' services."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from questionnaires import load_version
+from survey_app import demo_fieldwork
+from survey_app.auth import services as auth
+from survey_app.demo import DEMO_CAMPAIGN_KEY
+from survey_app.extensions import db
+from survey_app.models import (
+    Answer,
+    Campaign,
+    ListFrame,
+    OneTimeCode,
+    OpenLink,
+    Response,
+    School,
+    Stratum,
+)
+from survey_app.plan import changes, draw
+from survey_app.respond import open_links as respond_links
+from tests.app.conftest import csrf_token
+from tests.factories import make_campaign, make_plan, make_school
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def _simulate(campaign: Campaign, n: int, seed: int = 1) -> demo_fieldwork.FieldworkResult:
+    return demo_fieldwork.simulate_fieldwork(campaign, n, seed=seed, now=NOW)
+
+
+def _count(statement) -> int:
+    return int(db.session.scalar(statement) or 0)
+
+
+def _digest(campaign_id: int) -> str:
+    """The answer table and each response's cell, in an order that names no row id."""
+    rows = db.session.execute(
+        select(
+            Response.id,
+            Response.respondent_group,
+            Response.school_id,
+            Response.stratum_id,
+            Response.reading_level,
+            Response.language,
+            Response.submitted_minute,
+            Response.duration_seconds,
+            Response.comment,
+        ).where(Response.campaign_id == campaign_id)
+    ).all()
+    answers: dict[int, list[tuple[str, int]]] = {}
+    for response_id, item_id, value in db.session.execute(
+        select(Answer.response_id, Answer.item_id, Answer.value).where(
+            Answer.campaign_id == campaign_id
+        )
+    ):
+        answers.setdefault(response_id, []).append((item_id, value))
+    lines = sorted(repr((*row[1:], sorted(answers[row[0]]))) for row in rows)
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def test_responses_are_spread_over_the_plan_as_planned(campaign):
+    plan = draw.plan_of(campaign)
+    assert plan is not None  # the demo is drawn when seeded
+    result = _simulate(campaign, 600, seed=3)
+    assert result.responses == 600
+    responses = db.session.execute(
+        select(Response, Stratum.code, Stratum.kind)
+        .join(Stratum, Response.stratum_id == Stratum.id)
+        .where(Response.campaign_id == campaign.id)
+    ).all()
+    assert len(responses) == 600
+    by_group = Counter(response.respondent_group for response, _code, _kind in responses)
+    assert dict(by_group) == result.per_group
+    assert set(by_group) == {
+        "student",
+        "parent",
+        "teacher",
+        "principal",
+        "deputy",
+        "member",
+        "resident",
+    }
+    # In proportion to what is planned: parents the largest share, close to plan.
+    assert by_group["parent"] == max(by_group.values())
+    cells = demo_fieldwork.planned_cells(campaign)
+    planned = Counter()
+    for cell in cells:
+        planned[cell.respondent_group] += cell.planned
+    total = sum(planned.values())
+    for group, n in by_group.items():
+        assert abs(n / 600 - planned[group] / total) < 0.01, group
+    # Every response in its cell's stratum.
+    in_field = {row.school_id: row.stratum_id for row in plan.schools if row.in_field}
+    schools = {s.id: s for s in db.session.scalars(select(School))}
+    for response, code, kind in responses:
+        if response.respondent_group in ("deputy", "member"):
+            assert (kind, code, response.school_id) == (
+                "list",
+                f"list-{response.respondent_group}",
+                None,
+            )
+        elif response.respondent_group == "resident":
+            assert (kind, code, response.school_id) == ("area", "area-chengguan", None)
+        else:
+            assert kind == "school"
+            assert in_field[response.school_id] == response.stratum_id
+        if response.respondent_group == "student":
+            school = schools[response.school_id]
+            expected = {"junior": {"junior"}, "nine_year": {"primary", "junior"}}
+            assert response.reading_level in expected.get(school.level, {"primary"})
+        else:
+            assert response.reading_level is None
+    # Every school stratum of the plan answered.
+    school_strata = {code for _r, code, kind in responses if kind == "school"}
+    assert school_strata == {entry.stratum.code for entry in plan.strata if entry.schools_drawn}
+    # Nine-year schools' students read both questionnaires.
+    nine_year = {
+        r.reading_level
+        for r, _c, _k in responses
+        if r.respondent_group == "student" and schools[r.school_id].level == "nine_year"
+    }
+    assert nine_year == {"primary", "junior"}
+    # No code is left issued; the open link is within its quota.
+    statuses = db.session.execute(
+        select(OneTimeCode.status, func.count())
+        .where(OneTimeCode.campaign_id == campaign.id)
+        .group_by(OneTimeCode.status)
+    ).all()
+    assert dict(statuses) == {"used": 600}
+    link = db.session.scalar(select(OpenLink).where(OpenLink.campaign_id == campaign.id))
+    assert link.reserved == by_group["resident"] <= link.quota
+    # Inside the fieldwork window, spread over the days, with realistic durations.
+    minutes = [r.submitted_minute.replace(tzinfo=UTC) for r, _c, _k in responses]
+    assert min(minutes) >= campaign.opens_at.replace(tzinfo=UTC) - timedelta(minutes=1)
+    assert max(minutes) <= NOW
+    assert len({m.date() for m in minutes}) >= 5
+    durations = [r.duration_seconds for r, _c, _k in responses]
+    assert all(60 <= d <= 1800 for d in durations)
+    assert Counter(r.language for r, _c, _k in responses).keys() == {"zh_Hans", "ug"}
+
+
+def test_the_answers_look_like_a_county_with_two_groups_below_85(campaign, capsys):
+    started = time.perf_counter()
+    result = _simulate(campaign, 2000, seed=20261124)
+    elapsed = time.perf_counter() - started
+    with capsys.disabled():
+        dialect = db.engine.dialect.name
+        print(f"\n2000 simulated responses on {dialect}: {elapsed:.1f} s")
+    assert result.responses == 2000
+    rows = db.session.execute(
+        select(
+            Response.respondent_group,
+            Response.questionnaire_key,
+            Response.questionnaire_version,
+            Answer.item_id,
+            Answer.value,
+        )
+        .join(Answer, Answer.response_id == Response.id)
+        .where(Response.campaign_id == campaign.id)
+    ).all()
+    recognised: Counter[str] = Counter()
+    known: Counter[str] = Counter()
+    dont_know = 0
+    options: Counter[int] = Counter()
+    for group, key, version, item_id, value in rows:
+        item = load_version(key, version).item(item_id)
+        assert value in item.scale.codes
+        if value == item.dont_know_code:
+            dont_know += 1
+            continue
+        known[group] += 1
+        recognised[group] += value in item.recognised_codes
+        options[value] += 1
+    rates = {group: recognised[group] / known[group] for group in known}
+    assert rates["teacher"] < 0.85
+    assert rates["resident"] < 0.85
+    for group in ("student", "parent", "principal", "deputy", "member"):
+        assert rates[group] > 0.85, (group, rates)
+    assert 0.03 < dont_know / len(rows) < 0.08
+    # 满意 (4) most, then 比较满意, 基本满意; 不满意 (1) the rarest.
+    assert options[4] > options[3] > options[2] > options[1] > 0
+    # More than the plan calls for: the lists give no more than their drawn members.
+    for frame in db.session.scalars(select(ListFrame)):
+        answered = _count(select(func.count()).where(Response.stratum_id == frame.stratum_id))
+        assert answered == len(frame.drawn_positions)
+
+
+def test_the_same_seed_gives_the_same_answers(campaign):
+    def run(seed: int) -> str:
+        savepoint = db.session.begin_nested()
+        _simulate(db.session.get(Campaign, campaign.id), 150, seed=seed)
+        digest = _digest(campaign.id)
+        savepoint.rollback()
+        return digest
+
+    first = run(7)
+    assert _count(select(func.count()).select_from(Response)) == 0  # rolled back
+    assert run(7) == first
+    assert run(8) != first
+
+
+def test_the_open_link_never_fills_past_its_quota(campaign):
+    link = db.session.scalar(select(OpenLink).where(OpenLink.campaign_id == campaign.id))
+    state = respond_links.find_link(link.token)
+    for _index in range(link.quota - 4):  # real residents answering right now
+        respond_links.reserve_slot(state, NOW)
+    db.session.flush()
+    result = _simulate(campaign, 1000)
+    db.session.refresh(link)
+    # Half of the 4 free slots at most: the link stays open for real phones.
+    assert link.reserved == link.quota - 2
+    assert result.per_group["resident"] == 2
+    assert result.responses == 1000  # the rest went to the other cells
+    left = _count(
+        select(func.count()).where(
+            OneTimeCode.campaign_id == campaign.id, OneTimeCode.status == "issued"
+        )
+    )
+    assert left == link.quota - 4  # only the real residents' slots are still open
+
+
+def test_a_refused_school_gets_no_responses_its_substitute_does(campaign):
+    plan = draw.plan_of(campaign)
+    undrawn = {row.stratum_id for row in plan.schools if not row.selected and row.size}
+    refused = next(row for row in plan.schools if row.selected and row.stratum_id in undrawn)
+    refused = refused.school
+    done = changes.replace_school(campaign, refused.code, "closed for repairs")
+    _simulate(campaign, 800)
+    at = {
+        school_id: n
+        for school_id, n in db.session.execute(
+            select(Response.school_id, func.count()).group_by(Response.school_id)
+        )
+    }
+    assert refused.id not in at
+    assert at[done.substitute.school.id] > 0
+
+
+def _signed_in(client, role: str):
+    auth.create_user(f"{role}@example.org", role, f"{role} password", [DEMO_CAMPAIGN_KEY])
+    token = csrf_token(client.get("/staff/login").text)
+    data = {"csrf_token": token, "email": f"{role}@example.org", "password": f"{role} password"}
+    assert client.post("/staff/login", data=data).status_code == 302
+    return client
+
+
+def test_the_staff_pages_show_the_simulated_fieldwork(campaign, client):
+    _simulate(campaign, 300)
+    db.session.commit()
+    supervisor = _signed_in(client, "supervisor")
+    for path in ("/plan/demo/", "/plan/demo/fieldwork", "/plan/demo/fieldwork.csv"):
+        assert supervisor.get(path).status_code == 200, path
+
+
+def test_the_command_fills_the_demo_once_with_if_empty(runner, campaign):
+    args = ["demo", "fieldwork", "--campaign", DEMO_CAMPAIGN_KEY, "--responses", "40"]
+    result = runner.invoke(args=[*args, "--seed", "5", "--if-empty"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("Stored 40 simulated responses in demo: ")
+    assert "parent " in result.output
+    assert _count(select(func.count()).select_from(Response)) == 40
+    again = runner.invoke(args=[*args, "--if-empty"])
+    assert again.exit_code == 0, again.output
+    assert "nothing simulated" in again.output
+    assert _count(select(func.count()).select_from(Response)) == 40
+    more = runner.invoke(args=args)  # without --if-empty: as many more
+    assert more.exit_code == 0, more.output
+    assert _count(select(func.count()).select_from(Response)) == 80
+
+
+@pytest.mark.parametrize(
+    ("setup", "arguments", "message"),
+    [
+        ("none", ["--campaign", "nope", "--responses", "5"], "no campaign 'nope'"),
+        ("undrawn", ["--responses", "5"], "has no drawn plan"),
+        ("draft", ["--responses", "5"], "is draft, not open"),
+        ("demo", ["--responses", "0"], "--responses is 1 to 200000"),
+        ("demo", ["--responses", "200001"], "--responses is 1 to 200000"),
+        ("demo", ["--responses", "5", "--seed", "-1"], "--seed"),
+    ],
+)
+def test_the_command_refuses_in_one_line(runner, app_ctx, setup, arguments, message):
+    key = DEMO_CAMPAIGN_KEY
+    if setup == "demo":
+        from survey_app.demo import seed_demo_county
+
+        seed_demo_county(now=NOW)
+    elif setup in ("undrawn", "draft"):
+        county = make_campaign(open_now=setup == "undrawn")
+        make_school(county)
+        make_school(county)
+        if setup == "draft":
+            make_plan(county)
+        key = county.key
+    db.session.commit()
+    result = runner.invoke(args=["demo", "fieldwork", "--campaign", key, *arguments])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert "Traceback" not in result.output
+    assert _count(select(func.count()).select_from(Response)) == 0
