@@ -52,10 +52,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from survey_app.auth import views as auth_views
     from survey_app.contact.views import bp as contact_bp
     from survey_app.plan.views import bp as plan_bp
+    from survey_app.results.views import bp as results_bp
 
     auth_views.init_app(app)
     app.register_blueprint(plan_bp)
+    app.register_blueprint(results_bp)
     app.register_blueprint(contact_bp)  # a school contact's counts: signed link, no login
+    from survey_app.verify.views import bp as verify_bp
+
+    app.register_blueprint(verify_bp)  # a report's public check: /verify/<id>, no login
     if app.config["PROXY_COUNT"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

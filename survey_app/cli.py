@@ -169,8 +169,14 @@ def demo_logins() -> None:
 def init_app(app: Flask) -> None:
     from survey_app.auth.cli import users_cli
     from survey_app.plan.cli import campaign_cli, codes_cli, plan_cli
+    from survey_app.results.cli import results
+    from survey_app.results.export_cli import export
+    from survey_app.results.report_cli import report_cli
 
     app.cli.add_command(users_cli)
+    app.cli.add_command(results)
+    app.cli.add_command(export)
+    app.cli.add_command(report_cli)
     app.cli.add_command(campaign_cli)
     app.cli.add_command(plan_cli)
     app.cli.add_command(codes_cli)

@@ -77,6 +77,14 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         "ITEMS_PER_PAGE": int(os.environ.get("ITEMS_PER_PAGE", "5")),
         # How often the fieldwork page refreshes its counts when JavaScript is on.
         "FIELDWORK_REFRESH_SECONDS": int(os.environ.get("FIELDWORK_REFRESH_SECONDS", "30")),
+        # Results: a cell of fewer responses than this shows no figure (results/page.py).
+        "RESULTS_MIN_N": int(os.environ.get("RESULTS_MIN_N", "10")),
+        # The certification report's signing key and certificate, one PKCS#12 file
+        # (results/report_signing.py; `flask report keygen` makes a self-signed one).
+        "REPORT_SIGNING_P12": os.environ.get(
+            "REPORT_SIGNING_P12", os.path.join(instance_path, "signing.p12")
+        ),
+        "REPORT_SIGNING_PASSWORD": os.environ.get("REPORT_SIGNING_PASSWORD", ""),
         # An open link's slot stays with a respondent this long after their last save;
         # past it, a full link gives the slot to someone else (respond/open_links.py).
         "OPEN_LINK_HOLD_MINUTES": int(os.environ.get("OPEN_LINK_HOLD_MINUTES", "60")),

@@ -6,15 +6,19 @@ transaction is rolled back afterwards); any column can be given to override a de
 from __future__ import annotations
 
 import itertools
+import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 
 from survey_app.extensions import db
-from survey_app.models import Campaign, SamplingPlan, School, Stratum
+from survey_app.models import Campaign, PlanSchool, SamplingPlan, School, Stratum
+from survey_app.plan import draw, lists, open_links
 from survey_app.plan.draw import draw_schools
-from survey_app.plan.issuing import issue_codes
+from survey_app.plan.issuing import issue_codes, issue_list_codes
+from survey_app.respond import open_links as phone_links
+from survey_app.respond import services
 from survey_app.vocabulary import stratum_code
 
 _serial = itertools.count(1)
@@ -86,3 +90,61 @@ def make_plan(campaign: Campaign, seed: int = 1, **schools_per_stratum: int) -> 
     finally:
         campaign.status = status
         db.session.flush()
+
+
+# -- a county surveyed through the real respondent path ----------------------------------
+
+NOW = datetime.now(UTC)
+PER_SCHOOL = {"student": 5, "parent": 6, "teacher": 2, "principal": 1}
+
+
+def answer_as_phone(code: services.CodeState, rng: random.Random, favour: float) -> None:
+    """A phone's way through: claim, save every answer, submit."""
+    services.claim_draft(code, NOW)
+    questionnaire = services.questionnaire_of(code)
+    answers = {}
+    for item in questionnaire.items_for(code.respondent_group):
+        options = [option.code for option in item.all_options()]
+        answers[item.id] = options[0] if rng.random() < favour else rng.choice(options)
+    services.save_draft(code, answers, NOW)
+    services.submit_response(code.id, NOW, "zh_Hans")
+
+
+def make_surveyed_county() -> Campaign:
+    """Two school strata (2 of 4 schools drawn in each), a list of 40 deputies (5 of 6
+    drawn answer), an open link of 5,000 residents (8 answer), and one response from a
+    school that was not drawn."""
+    rng = random.Random(11)  # noqa: S311 - reproducible test answers, not a secret
+    campaign = make_campaign(open_now=False)
+    schools = [
+        make_school(campaign, location=location, level=level, enrolment=size, teachers=size // 15)
+        for location, level in (("rural", "primary"), ("town", "junior"))
+        for size in (180, 260, 420, 640)
+    ]
+    lists.set_list(campaign, "deputy", list_size=40, planned=6, now=NOW)
+    link = open_links.create_open_link(
+        campaign, slug="town", label="镇区", quota=50, population=5000, now=NOW
+    )
+    draw.draw_schools(campaign, 5, NOW, {"rural-primary": 2, "town-junior": 2})
+    campaign.status = "open"
+    db.session.flush()
+    selected = {row.school_id for row in db.session.scalars(select(PlanSchool)) if row.selected}
+    for school in schools:
+        if school.id not in selected:
+            continue
+        favour = rng.uniform(0.3, 0.8)  # a school effect
+        for group, n in PER_SCHOOL.items():
+            for typed in issue_codes(school, group, n):
+                answer_as_phone(services.find_code(typed), rng, favour)
+    outside = next(school for school in schools if school.id not in selected)
+    (typed,) = issue_codes(outside, "parent", 1)
+    answer_as_phone(services.find_code(typed), rng, 0.5)
+    frame = lists.list_of(campaign, "deputy")
+    for typed in issue_list_codes(frame, 5, expires_at=None):
+        answer_as_phone(services.find_code(typed), rng, 0.6)
+    state = phone_links.find_link(link.token)
+    for _ in range(8):
+        code_id = phone_links.reserve_slot(state, NOW)
+        answer_as_phone(services.usable_code(code_id, NOW), rng, 0.4)
+    db.session.flush()
+    return campaign

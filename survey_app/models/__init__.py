@@ -7,6 +7,7 @@ from survey_app.models.code import OneTimeCode
 from survey_app.models.frame import School
 from survey_app.models.outreach import ListFrame, OpenLink
 from survey_app.models.plan import PlanQuota, PlanSchool, PlanStratum, SamplingPlan
+from survey_app.models.report import CertificationReport
 from survey_app.models.response import Answer, Response
 from survey_app.models.user import CampaignAccess, User
 
@@ -16,6 +17,7 @@ __all__ = [
     "Base",
     "Campaign",
     "CampaignAccess",
+    "CertificationReport",
     "GroupPopulation",
     "ListFrame",
     "OneTimeCode",

@@ -13,11 +13,14 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select, text
 
 from questionnaires import questionnaire_for
+from survey_app.auth import services as staff
 from survey_app.codes import code_digest, normalise_code
 from survey_app.demo import seed_demo_county
 from survey_app.extensions import db
 from survey_app.models import Campaign, OneTimeCode, School
 from survey_app.plan.issuing import issue_codes
+from survey_app.results import page as results_page
+from tests.factories import make_surveyed_county
 
 _TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
@@ -156,3 +159,24 @@ def respondent(client: FlaskClient) -> Respondent:
 @pytest.fixture
 def make_respondent(app: Flask) -> Callable[[], Respondent]:
     return lambda: Respondent(app.test_client())
+
+
+@pytest.fixture
+def surveyed_county(app_ctx: None) -> Campaign:
+    """A drawn county with responses through the real path (``make_surveyed_county``)."""
+    return make_surveyed_county()
+
+
+EVALUATOR_PASSWORD = "evaluator password"
+
+
+@pytest.fixture
+def evaluator(client: FlaskClient, surveyed_county: Campaign) -> FlaskClient:
+    """A signed-in evaluator given the surveyed county (results cache emptied)."""
+    staff.create_user("eval@example.org", "evaluator", EVALUATOR_PASSWORD, [surveyed_county.key])
+    db.session.commit()
+    results_page.forget()
+    token = csrf_token(client.get("/staff/login").text)
+    data = {"csrf_token": token, "email": "eval@example.org", "password": EVALUATOR_PASSWORD}
+    assert client.post("/staff/login", data=data).status_code == 302
+    return client

@@ -24,6 +24,7 @@ from tests.factories import make_campaign, make_plan, make_school
 PASSWORD = "a long enough password"
 OPEN_TO_ALL = {"static", "auth.login", "auth.logout"}  # logout: a POST with a CSRF token
 OPEN_TO_ALL |= {"contact.school_counts"}  # a signed link, counts of one school (test_contact)
+OPEN_TO_ALL |= {"verify.check_report"}  # a report's public check by its id (test_report)
 STAFF_ANY_ROLE = {"auth.home"}
 
 

@@ -262,6 +262,12 @@ def test_the_staff_pages_show_the_simulated_fieldwork(campaign, client):
         assert supervisor.get(path).status_code == 200, path
 
 
+def test_the_results_page_shows_the_simulated_fieldwork(campaign, client):
+    _simulate(campaign, 300)
+    db.session.commit()
+    assert _signed_in(client, "evaluator").get("/results/demo/").status_code == 200
+
+
 def test_the_command_fills_the_demo_once_with_if_empty(runner, campaign):
     args = ["demo", "fieldwork", "--campaign", DEMO_CAMPAIGN_KEY, "--responses", "40"]
     result = runner.invoke(args=[*args, "--seed", "5", "--if-empty"])

@@ -33,6 +33,8 @@ ENDPOINTS += ["/plan/demo/sheets", "/plan/demo/sheets.pdf", "/plan/nope/sheets.p
 ENDPOINTS += ["/plan/demo/outreach", "/plan/demo/lists", "/plan/demo/links"]
 ENDPOINTS += ["/plan/demo/links/chengguan/close", "/plan/demo/links/chengguan.svg"]
 ENDPOINTS += ["/contact/x", "/contact/WzEsMV0.forged", "/contact/" + "t" * 300]
+ENDPOINTS += ["/results/demo/report", "/results/demo/reports/download", "/results/nope/report"]
+ENDPOINTS += ["/verify/x", "/verify/" + "v" * 300, "/verify/x%00y"]
 
 
 @pytest.fixture

@@ -1,0 +1,383 @@
+"""The anonymous response data of a campaign as files for the evaluators: CSV, XLSX, SPSS
+``.sav`` and a reproducibility bundle (the data, the report and an R script that redoes
+the report's main figures with R's ``survey`` package).
+
+One row per response **kept for the analysis** (the loader's rows; responses set aside
+because they cannot be weighted are not in it), with the columns
+
+``stratum``
+    the sampling stratum's code (``rural-primary``, ``list-deputy``, ``area-town`` …);
+``school``
+    the school's code (学校标识码), empty for lists and open links;
+``group``
+    the respondent group (``student``, ``parent`` … ``resident``);
+``questionnaire``, ``version``
+    the questionnaire key and the version the response answered;
+``weight``
+    the final analysis weight, exactly the loader's (1/π of the school × the group's
+    population over its respondents there; N/m for a list; the area's residents / m for
+    an open link);
+``psu``
+    the primary sampling unit of the design: the school's code for schools' groups; for
+    lists and open links each respondent is a unit of their own, labelled
+    ``<stratum>-<n>`` (a running number of the export, not a response id);
+``fpc``
+    the finite-population correction of the first stage as R's ``svydesign(fpc=)``
+    takes it: N, the number of PSUs in the stratum (a list's size); empty where there is
+    none (schools are taken with replacement, open links have no frame): read it as
+    infinite;
+
+then one column per item, ``<questionnaire>.<item id>``, holding the option code the
+respondent chose (0 = 不了解), empty where the item was not asked.
+
+What is not in any export: no code or anything derived from one, no response id (rows
+are sorted by their cell and answers, not by arrival), no time (not even the minute of
+submission), no comment (free text can name people), no language or duration. Keep the
+files with the same care as the database: a group of one per school (the principal)
+is identified by its school.
+
+In CSV, text that a spreadsheet would take for a formula (starting with ``=``, ``+``,
+``-``, ``@``) gets a leading ``'``; in XLSX every text cell is stored as text.
+
+Plain functions that return bytes; :func:`export_campaign` also records the export in
+the campaign's audit log (``data_exported``) and leaves the commit to its caller.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from sqlalchemy import select
+
+from questionnaires import load_version
+from survey_app.extensions import db
+from survey_app.models import Answer, Campaign, Response, School
+from survey_app.plan import audit
+from survey_app.results.evaluation import (
+    NoResponses,
+    evaluate_campaign,
+)
+from survey_app.results.loader import CampaignData, load_campaign
+
+FIXED_COLUMNS = ("stratum", "school", "group", "questionnaire", "version", "weight", "psu", "fpc")
+FORMATS = ("csv", "xlsx", "sav", "bundle")
+LANGUAGE = "zh_Hans"  # labels in the files
+XLSX_MAX_ROWS = 1_048_575  # Excel's sheet, less the header
+MIMETYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "sav": "application/x-spss-sav",
+    "bundle": "application/zip",
+}
+FIXED_LABELS = {
+    "stratum": "抽样层 (stratum)",
+    "school": "学校标识码 (school code)",
+    "group": "调查对象群体 (respondent group)",
+    "questionnaire": "问卷 (questionnaire)",
+    "version": "问卷版本 (questionnaire version)",
+    "weight": "最终分析权重 (final analysis weight)",
+    "psu": "初级抽样单位 (primary sampling unit)",
+    "fpc": "有限总体校正：层内初级抽样单位数 N，空 = 无 (fpc: PSUs in the stratum)",
+}
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+Cell = str | int | float | None
+
+
+class ExportTooLarge(Exception):
+    """More responses than the format holds (XLSX: one sheet of Excel's rows)."""
+
+
+@dataclass(frozen=True)
+class ItemInfo:
+    column: str  # <questionnaire>.<item id>
+    questionnaire: str
+    item_id: str
+    area: str
+    text: str  # the question in LANGUAGE
+    labels: dict[int, str]  # option code → label in LANGUAGE (0 = 不了解)
+
+
+@dataclass(frozen=True)
+class ExportTable:
+    """The rows of an export (plain values: text, int, float, None for empty)."""
+
+    columns: tuple[str, ...]
+    rows: list[tuple[Cell, ...]]
+    items: tuple[ItemInfo, ...]
+    versions: tuple[tuple[str, int], ...]  # questionnaire versions answered
+
+
+@dataclass(frozen=True)
+class Exported:
+    body: bytes
+    filename: str
+    mimetype: str
+    responses: int
+
+
+def export_campaign(campaign: Campaign, fmt: str) -> Exported:
+    """The campaign's data in ``fmt`` (one of :data:`FORMATS`), recorded in the audit
+    log. Raises :class:`NoResponses` when no response can be weighted,
+    :class:`ExportTooLarge` when the format cannot hold them."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}")
+    if fmt == "bundle":
+        evaluation = evaluate_campaign(campaign)
+        table = export_table(campaign, evaluation.data)
+        from survey_app.results.bundle import bundle_bytes  # it builds on this module
+
+        body = bundle_bytes(table, evaluation)
+    else:
+        table = export_table(campaign)
+        body = {"csv": csv_bytes, "xlsx": xlsx_bytes, "sav": sav_bytes}[fmt](table)
+    audit.record(campaign, "data_exported", {"format": fmt, "responses": len(table.rows)})
+    return Exported(body, export_filename(campaign, fmt), MIMETYPES[fmt], len(table.rows))
+
+
+def export_filename(campaign: Campaign, fmt: str) -> str:
+    safe = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in campaign.key)
+    extension = "zip" if fmt == "bundle" else fmt
+    stem = "reproduce" if fmt == "bundle" else "responses"
+    return f"{safe}-{stem}.{extension}"
+
+
+# --- the rows ------------------------------------------------------------------------
+
+
+def export_table(campaign: Campaign, data: CampaignData | None = None) -> ExportTable:
+    """The loader's rows with their raw option codes (one query of the answers)."""
+    if data is None:
+        data = load_campaign(campaign)
+    if data.n == 0:
+        raise NoResponses(f"campaign {campaign.key} has no responses to export")
+    kept = _kept_responses(campaign, data)
+    column_of = {
+        (source[0], name[len(source[0]) + 1 :]): index
+        for index, (name, source) in enumerate(zip(data.items, data.item_versions, strict=True))
+    }
+    row_of = {row.id: index for index, row in enumerate(kept)}
+    key_of = {row.id: row.questionnaire_key for row in kept}
+    codes: NDArray[np.int32] = np.full((len(kept), len(data.items)), -1, dtype=np.int32)
+    answers = db.session.execute(
+        select(Answer.response_id, Answer.item_id, Answer.value).where(
+            Answer.campaign_id == campaign.id
+        )
+    )
+    for response_id, item_id, value in answers:
+        found = row_of.get(response_id)
+        if found is None:
+            continue
+        position = column_of.get((key_of[response_id], item_id))
+        if position is not None:
+            codes[found, position] = int(value)
+
+    unsorted = []
+    for index, row in enumerate(kept):
+        fpc = float(data.fpc[index])
+        unsorted.append(
+            (
+                str(data.strata[index]),
+                row.school_code or "",
+                str(data.groups[index]),
+                row.questionnaire_key,
+                int(row.questionnaire_version),
+                float(data.weights[index]),
+                fpc,
+                tuple(int(c) for c in codes[index]),
+            )
+        )
+    unsorted.sort(key=lambda r: (r[0], r[1], r[2], r[3], r[4], r[7]))  # not arrival order
+    rows: list[tuple[Cell, ...]] = []
+    numbered: Counter[str] = Counter()
+    for stratum, school, group, key, version, weight, fpc, answered in unsorted:
+        if school:
+            psu = school
+        else:
+            numbered[stratum] += 1
+            psu = f"{stratum}-{numbered[stratum]}"
+        rows.append(
+            (
+                stratum,
+                school or None,
+                group,
+                key,
+                version,
+                weight,
+                psu,
+                _fpc_cell(fpc),
+                *(None if code < 0 else code for code in answered),
+            )
+        )
+    versions = tuple(sorted({(row.questionnaire_key, row.questionnaire_version) for row in kept}))
+    return ExportTable(
+        columns=(*FIXED_COLUMNS, *data.items),
+        rows=rows,
+        items=_item_infos(data),
+        versions=versions,
+    )
+
+
+def _fpc_cell(fpc: float) -> Cell:
+    if not math.isfinite(fpc):
+        return None
+    return int(fpc) if fpc.is_integer() else fpc
+
+
+def _kept_responses(campaign: Campaign, data: CampaignData) -> list[Any]:
+    """The responses behind the loader's rows, in its order (by id). The loader keeps a
+    school's response by its school and group, and a list's or link's by itself: its
+    PSU labels (``school-<id>``, ``response-<id>``) say which."""
+    cells: set[tuple[int, str]] = set()
+    alone: set[int] = set()
+    for psu, group in zip(data.psu.tolist(), data.groups.tolist(), strict=True):
+        kind, _, number = str(psu).partition("-")
+        if kind == "school":
+            cells.add((int(number), str(group)))
+        else:
+            alone.add(int(number))
+    responses = db.session.execute(
+        select(
+            Response.id,
+            Response.respondent_group,
+            Response.school_id,
+            Response.questionnaire_key,
+            Response.questionnaire_version,
+            School.code.label("school_code"),
+        )
+        .outerjoin(School, School.id == Response.school_id)
+        .where(Response.campaign_id == campaign.id)
+        .order_by(Response.id)
+    ).all()
+    kept = [
+        row
+        for row in responses
+        if (
+            (row.school_id, row.respondent_group) in cells
+            if row.school_id is not None
+            else row.id in alone
+        )
+    ]
+    if len(kept) != data.n or [r.respondent_group for r in kept] != data.groups.tolist():
+        raise RuntimeError("the export's rows do not match the loader's")  # pragma: no cover
+    return kept
+
+
+def _item_infos(data: CampaignData) -> tuple[ItemInfo, ...]:
+    infos = []
+    for name, source in zip(data.items, data.item_versions, strict=True):
+        key = source[0]
+        item_id = name[len(key) + 1 :]
+        item = load_version(*source).item(item_id)
+        infos.append(
+            ItemInfo(
+                column=name,
+                questionnaire=key,
+                item_id=item_id,
+                area=item.area,
+                text=item.text(LANGUAGE),
+                labels={option.code: option.label(LANGUAGE) for option in item.all_options()},
+            )
+        )
+    return tuple(infos)
+
+
+# --- CSV, XLSX, SAV ----------------------------------------------------------------
+
+
+def _text_cell(value: Cell) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)  # the shortest text that reads back as the same double
+    text = str(value)
+    if isinstance(value, str) and text.startswith(_FORMULA_START):
+        return "'" + text
+    return text
+
+
+def csv_bytes(table: ExportTable) -> bytes:
+    """UTF-8 with a byte-order mark, so that Excel (zh-CN) opens it as UTF-8."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(table.columns)
+    for row in table.rows:
+        writer.writerow([_text_cell(value) for value in row])
+    return out.getvalue().encode("utf-8-sig")
+
+
+def xlsx_bytes(table: ExportTable) -> bytes:
+    """Sheet ``data`` (the rows) and sheet ``items`` (each item's question and options)."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    if len(table.rows) > XLSX_MAX_ROWS:
+        raise ExportTooLarge(
+            f"{len(table.rows)} responses are more than an Excel sheet holds: use csv or sav"
+        )
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("data")
+
+    def cells(values: tuple[Cell, ...] | list[Cell]) -> list[Any]:
+        out: list[Any] = []
+        for value in values:
+            if isinstance(value, str):
+                cell = WriteOnlyCell(sheet, value=value)
+                cell.data_type = "s"  # never a formula
+                out.append(cell)
+            else:
+                out.append(value)
+        return out
+
+    sheet.append(cells(list(table.columns)))
+    for row in table.rows:
+        sheet.append(cells(row))
+    codebook = book.create_sheet("items")
+    codebook.append(["item", "area", "question", "options"])
+    for info in table.items:
+        options = "; ".join(f"{code} = {label}" for code, label in info.labels.items())
+        codebook.append([info.column, info.area, info.text, options])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def sav_bytes(table: ExportTable) -> bytes:
+    """SPSS: variable labels (the question in zh_Hans), value labels (the options;
+    0 = 不了解, not declared missing); empty cells are system-missing."""
+    import pandas as pd
+    import pyreadstat
+
+    frame = pd.DataFrame.from_records(table.rows, columns=list(table.columns))
+    for name in ("stratum", "school", "group", "questionnaire", "psu"):
+        frame[name] = frame[name].fillna("").astype(object)
+    numeric = ["version", "weight", "fpc", *(info.column for info in table.items)]
+    for name in numeric:
+        frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
+    labels = {name: FIXED_LABELS[name] for name in FIXED_COLUMNS}
+    labels |= {info.column: info.text for info in table.items}
+    formats = {"version": "F4.0", "weight": "F18.6", "fpc": "F10.0"}
+    formats |= {info.column: "F2.0" for info in table.items}
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "data.sav")
+        pyreadstat.write_sav(
+            frame,
+            path,
+            column_labels=[labels[name] for name in table.columns],
+            variable_value_labels={
+                info.column: {float(code): label for code, label in info.labels.items()}
+                for info in table.items
+            },
+            variable_format=formats,
+        )
+        return Path(path).read_bytes()

@@ -1,0 +1,185 @@
+"""The certification report (认定报告) of a campaign: the evaluation as a signed PDF.
+
+One report is the numbers of the results page (``page.build_page``, the same
+``evaluation_json``) laid out by WeasyPrint in zh_Hans with Noto CJK: a cover with the
+verdict, a summary, the group, content-area, location, school-level and item tables with
+their interval charts (SVG, readable in black and white), responses and coverage by
+stratum, a methodology appendix (design and seed, weights, estimator, interval, verdict
+rule, software versions) and a sign-off block. The PDF is signed with the installation's
+key (``report_signing.py``) and stored with the SHA-256 of the signed bytes; its QR code
+links to ``/verify/<public id>``, where anyone holding the file can check it.
+
+Services here flush and never commit: the request (or ``committed()`` on the command
+line) decides.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from survey_app.extensions import db
+from survey_app.models import (
+    Campaign,
+    CertificationReport,
+)
+from survey_app.plan import audit
+from survey_app.results import report_layout
+from survey_app.results.page import build_page
+from survey_app.results.report_signing import (
+    SignatureCheck,
+    check_signature,
+    installation_certificate,
+    sign_pdf,
+)
+
+VERIFY_PATH = "/verify"
+PUBLIC_ID_BYTES = 16
+MAX_PUBLIC_ID = 64  # a longer one names no report (and is not looked up)
+ISSUED = "report_issued"
+DOWNLOADED = "report_downloaded"
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """Where the installation's PKCS#12 file is, and its password ("" for none)."""
+
+    path: str
+    password: str
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> SigningKey:
+        return cls(
+            str(config["REPORT_SIGNING_P12"]), str(config.get("REPORT_SIGNING_PASSWORD") or "")
+        )
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    """Whether a file is a genuine, unchanged report of this platform, and why not."""
+
+    genuine: bool
+    reason: str
+    report: CertificationReport | None = None
+    signature: SignatureCheck | None = None
+
+
+def new_public_id() -> str:
+    return secrets.token_urlsafe(PUBLIC_ID_BYTES)
+
+
+def verify_url(base_url: str, public_id: str) -> str:
+    return f"{base_url.rstrip('/')}{VERIFY_PATH}/{public_id}"
+
+
+def sha256_hex(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def issue_report(
+    campaign: Campaign,
+    key: SigningKey,
+    *,
+    base_url: str,
+    min_n: int,
+    now: datetime,
+    issued_by: str | None = None,
+) -> CertificationReport:
+    """Evaluate, lay out, sign and store a report; the issue goes to the audit log.
+
+    Raises ``NoResponses`` (nothing to evaluate) and ``SigningKeyMissing``.
+    """
+    certificate = installation_certificate(key.path, key.password)  # fails before the work
+    page = build_page(campaign)
+    public_id = new_public_id()
+    who = issued_by or audit.actor()
+    html = report_layout.report_html(
+        campaign,
+        page,
+        public_id=public_id,
+        issued_at=now,
+        issued_by=who,
+        verify_link=verify_url(base_url, public_id),
+        min_n=min_n,
+        signer=certificate.subject.human_friendly,
+        fingerprint=certificate.sha256.hex(),
+    )
+    pdf = sign_pdf(
+        report_layout.render_pdf(html, verify_url(base_url, public_id)),
+        key.path,
+        key.password,
+        reason=f"Certification report {public_id} of campaign {campaign.key}",
+        location=base_url,
+    )
+    report = CertificationReport(
+        public_id=public_id,
+        campaign_id=campaign.id,
+        issued_at=now,
+        issued_by=who,
+        sha256=sha256_hex(pdf),
+        evaluation=page.found,
+        pdf=pdf,
+    )
+    db.session.add(report)
+    db.session.flush()
+    audit.record(
+        campaign, ISSUED, {"report": public_id, "sha256": report.sha256, "bytes": len(pdf)}
+    )
+    return report
+
+
+def issued_reports(campaign: Campaign) -> list[CertificationReport]:
+    """The campaign's reports, newest first (their PDFs are not read)."""
+    query = select(CertificationReport).where(CertificationReport.campaign_id == campaign.id)
+    return list(
+        db.session.scalars(
+            query.order_by(CertificationReport.issued_at.desc(), CertificationReport.id.desc())
+        )
+    )
+
+
+def report_of(public_id: str, campaign: Campaign | None = None) -> CertificationReport | None:
+    if not public_id or len(public_id) > MAX_PUBLIC_ID:
+        return None
+    query = select(CertificationReport).where(CertificationReport.public_id == public_id)
+    if campaign is not None:
+        query = query.where(CertificationReport.campaign_id == campaign.id)
+    return db.session.scalar(query)
+
+
+def download(campaign: Campaign, report: CertificationReport) -> bytes:
+    """The stored bytes of an issued report; the download goes to the audit log."""
+    audit.record(campaign, DOWNLOADED, {"report": report.public_id})
+    return report.pdf
+
+
+def matches(report: CertificationReport, body: bytes) -> bool:
+    """Whether ``body`` is, byte for byte, the file issued as ``report``."""
+    return hmac.compare_digest(sha256_hex(body), report.sha256)
+
+
+def check_file(body: bytes, key: SigningKey) -> FileCheck:
+    """A file is genuine when its signature is intact, covers the whole file and is
+    this installation's, and its hash is that of a report issued here."""
+    signature = check_signature(body, key.path, key.password)
+    if not signature.ok:
+        return FileCheck(False, signature.reason, signature=signature)
+    report = db.session.scalar(
+        select(CertificationReport).where(CertificationReport.sha256 == sha256_hex(body))
+    )
+    if report is None:
+        return FileCheck(
+            False, "signed by this installation, but not a report it issued", None, signature
+        )
+    return FileCheck(True, "genuine and unchanged", report, signature)
+
+
+def filename(campaign: Campaign, report: CertificationReport) -> str:
+    return f"report-{campaign.key}-{report.issued_at:%Y%m%d}-{report.public_id[:8]}.pdf"

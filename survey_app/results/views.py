@@ -1,0 +1,42 @@
+"""The evaluators' pages (评估组; admins see them too): a campaign's results."""
+
+from __future__ import annotations
+
+from flask import current_app, render_template
+from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
+
+from questionnaires.validation import area_label
+from survey_app.auth.access import current_campaign, staff_blueprint
+from survey_app.results.evaluation import NoResponses
+from survey_app.results.labels import SET_ASIDE_LABELS, VERDICT_LABELS, item_texts
+from survey_app.results.page import cached_page
+
+bp = staff_blueprint("results", __name__, roles=("admin", "evaluator"), url_prefix="/results")
+
+
+@bp.route("/<key>/")
+def campaign_results(key: str) -> ResponseReturnValue:
+    """The verdict first, then groups, content areas, breakdowns, items, data quality."""
+    chosen = current_campaign()
+    language = str(get_locale() or "zh_Hans")
+    labels = {"verdict_labels": VERDICT_LABELS, "set_aside_labels": SET_ASIDE_LABELS}
+    try:
+        page = cached_page(chosen)
+    except NoResponses:
+        return render_template("results/campaign.html", campaign=chosen, page=None, **labels)
+    return render_template(
+        "results/campaign.html",
+        campaign=chosen,
+        page=page,
+        **labels,
+        found=page.found,
+        min_n=current_app.config["RESULTS_MIN_N"],
+        area_name=lambda area: area_label(area, language),
+        item_texts=item_texts(page.items, page.item_versions, language),
+    )
+
+
+# Routes of this blueprint kept in modules of their own (the data exports, the signed
+# report); importing them registers them on ``bp``.
+from survey_app.results import export_views, report_views  # noqa: E402, F401, I001

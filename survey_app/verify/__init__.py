@@ -1,0 +1,1 @@
+"""``/verify/<report id>``: anyone holding a certification report checks it here."""

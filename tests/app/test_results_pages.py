@@ -1,0 +1,66 @@
+"""The evaluators' results page: the verdict first, charts and tables, small cells
+suppressed, served from a cache until a response arrives."""
+
+from __future__ import annotations
+
+import re
+
+from survey_app.auth import services
+from survey_app.extensions import db
+from survey_app.results import page as results_page
+from tests.app.conftest import EVALUATOR_PASSWORD, csrf_token
+from tests.factories import make_campaign
+
+
+def test_the_verdict_comes_first_with_charts_and_tables(evaluator, surveyed_county):
+    page = evaluator.get(f"/results/{surveyed_county.key}/")
+    assert page.status_code == 200
+    text = page.text
+    assert text.index('class="verdict') < text.index("<svg")
+    assert text.count("<svg") == 4  # groups, content areas, location, school level
+    assert 'class="threshold"' in text
+    for group in ("学生", "家长", "教师", "人大代表", "社区居民"):
+        assert group in text
+    assert "rural-primary" not in text  # no strata, no schools: counts are the planners'
+
+
+def test_cells_below_the_minimum_show_no_figure(app, evaluator, surveyed_county):
+    app.config["RESULTS_MIN_N"] = 10_000
+    try:
+        results_page.forget()
+        text = evaluator.get(f"/results/{surveyed_county.key}/").text
+    finally:
+        app.config["RESULTS_MIN_N"] = 10
+    groups = text[text.index("<tbody>") : text.index("</tbody>")]
+    assert not re.search(r"\d+\.\d%", groups)  # no rate in the groups' table
+    assert "10000" in groups
+
+
+def test_the_page_is_served_from_the_cache_until_a_response_arrives(
+    evaluator,
+    surveyed_county,
+    monkeypatch,
+):
+    built = []
+    original = results_page.build_page
+
+    def counting(campaign):
+        built.append(campaign.id)
+        return original(campaign)
+
+    monkeypatch.setattr(results_page, "build_page", counting)
+    assert evaluator.get(f"/results/{surveyed_county.key}/").status_code == 200
+    assert evaluator.get(f"/results/{surveyed_county.key}/").status_code == 200
+    assert built == [surveyed_county.id]
+
+
+def test_a_campaign_without_responses_says_so(client, app_ctx):
+    empty = make_campaign()
+    services.create_user("eval2@example.org", "evaluator", EVALUATOR_PASSWORD, [empty.key])
+    db.session.commit()
+    token = csrf_token(client.get("/staff/login").text)
+    data = {"csrf_token": token, "email": "eval2@example.org", "password": EVALUATOR_PASSWORD}
+    client.post("/staff/login", data=data)
+    page = client.get(f"/results/{empty.key}/")
+    assert page.status_code == 200
+    assert "<svg" not in page.text
