@@ -55,13 +55,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from numpy.typing import NDArray
-from sqlalchemy import select
-
 from questionnaires import load_version
-from survey_app.extensions import db
-from survey_app.models import Answer, Campaign, Response, School
+from survey_app.models import Campaign
 from survey_app.plan import audit
 from survey_app.results.evaluation import (
     NoResponses,
@@ -156,45 +151,24 @@ def export_filename(campaign: Campaign, fmt: str) -> str:
 
 
 def export_table(campaign: Campaign, data: CampaignData | None = None) -> ExportTable:
-    """The loader's rows with their raw option codes (one query of the answers)."""
+    """The loader's rows with their raw option codes, in an order that says nothing of
+    when each was stored."""
     if data is None:
         data = load_campaign(campaign)
     if data.n == 0:
         raise NoResponses(f"campaign {campaign.key} has no responses to export")
-    kept = _kept_responses(campaign, data)
-    column_of = {
-        (source[0], name[len(source[0]) + 1 :]): index
-        for index, (name, source) in enumerate(zip(data.items, data.item_versions, strict=True))
-    }
-    row_of = {row.id: index for index, row in enumerate(kept)}
-    key_of = {row.id: row.questionnaire_key for row in kept}
-    codes: NDArray[np.int32] = np.full((len(kept), len(data.items)), -1, dtype=np.int32)
-    answers = db.session.execute(
-        select(Answer.response_id, Answer.item_id, Answer.value).where(
-            Answer.campaign_id == campaign.id
-        )
-    )
-    for response_id, item_id, value in answers:
-        found = row_of.get(response_id)
-        if found is None:
-            continue
-        position = column_of.get((key_of[response_id], item_id))
-        if position is not None:
-            codes[found, position] = int(value)
-
     unsorted = []
-    for index, row in enumerate(kept):
-        fpc = float(data.fpc[index])
+    for index in range(data.n):
         unsorted.append(
             (
                 str(data.strata[index]),
-                row.school_code or "",
+                str(data.school_codes[index]),
                 str(data.groups[index]),
-                row.questionnaire_key,
-                int(row.questionnaire_version),
+                str(data.questionnaires[index]),
+                int(data.versions[index]),
                 float(data.weights[index]),
-                fpc,
-                tuple(int(c) for c in codes[index]),
+                float(data.fpc[index]),
+                tuple(int(c) for c in data.codes[index]),
             )
         )
     unsorted.sort(key=lambda r: (r[0], r[1], r[2], r[3], r[4], r[7]))  # not arrival order
@@ -219,7 +193,9 @@ def export_table(campaign: Campaign, data: CampaignData | None = None) -> Export
                 *(None if code < 0 else code for code in answered),
             )
         )
-    versions = tuple(sorted({(row.questionnaire_key, row.questionnaire_version) for row in kept}))
+    versions = tuple(
+        sorted({(str(k), int(v)) for k, v in zip(data.questionnaires, data.versions, strict=True)})
+    )
     return ExportTable(
         columns=(*FIXED_COLUMNS, *data.items),
         rows=rows,
@@ -232,45 +208,6 @@ def _fpc_cell(fpc: float) -> Cell:
     if not math.isfinite(fpc):
         return None
     return int(fpc) if fpc.is_integer() else fpc
-
-
-def _kept_responses(campaign: Campaign, data: CampaignData) -> list[Any]:
-    """The responses behind the loader's rows, in its order (by id). The loader keeps a
-    school's response by its school and group, and a list's or link's by itself: its
-    PSU labels (``school-<id>``, ``response-<id>``) say which."""
-    cells: set[tuple[int, str]] = set()
-    alone: set[int] = set()
-    for psu, group in zip(data.psu.tolist(), data.groups.tolist(), strict=True):
-        kind, _, number = str(psu).partition("-")
-        if kind == "school":
-            cells.add((int(number), str(group)))
-        else:
-            alone.add(int(number))
-    responses = db.session.execute(
-        select(
-            Response.id,
-            Response.respondent_group,
-            Response.school_id,
-            Response.questionnaire_key,
-            Response.questionnaire_version,
-            School.code.label("school_code"),
-        )
-        .outerjoin(School, School.id == Response.school_id)
-        .where(Response.campaign_id == campaign.id)
-        .order_by(Response.id)
-    ).all()
-    kept = [
-        row
-        for row in responses
-        if (
-            (row.school_id, row.respondent_group) in cells
-            if row.school_id is not None
-            else row.id in alone
-        )
-    ]
-    if len(kept) != data.n or [r.respondent_group for r in kept] != data.groups.tolist():
-        raise RuntimeError("the export's rows do not match the loader's")  # pragma: no cover
-    return kept
 
 
 def _item_infos(data: CampaignData) -> tuple[ItemInfo, ...]:

@@ -46,6 +46,7 @@ from survey_app.models import (
     PlanSchool,
     Response,
     SamplingPlan,
+    School,
     Stratum,
 )
 
@@ -54,8 +55,9 @@ FloatArray = NDArray[np.float64]
 
 @dataclass(frozen=True)
 class CampaignData:
-    """Rows are responses kept for the analysis; columns of ``recognised`` are items
-    (``<questionnaire>.<item id>``): 1 recognised, 0 not, NaN for 不了解 or not asked."""
+    """Rows are responses kept for the analysis (in the order they were stored); columns
+    of ``codes`` and ``recognised`` are items (``<questionnaire>.<item id>``): the option
+    code answered (-1 not asked), and 1 recognised, 0 not, NaN for 不了解 or not asked."""
 
     groups: NDArray[Any]
     strata: NDArray[Any]
@@ -63,6 +65,10 @@ class CampaignData:
     weights: FloatArray
     fpc: FloatArray  # N per row (inf: no correction)
     recognised: FloatArray
+    codes: NDArray[np.int16]
+    questionnaires: NDArray[Any]  # the questionnaire key answered, per row
+    versions: NDArray[np.int32]  # and its version
+    school_codes: NDArray[Any]  # 学校标识码, "" outside schools
     items: tuple[str, ...]
     item_areas: tuple[str, ...]
     item_versions: tuple[tuple[str, int], ...]  # the questionnaire version naming each item
@@ -86,7 +92,9 @@ def load_campaign(campaign: Campaign) -> CampaignData:
             Response.stratum_id,
             Response.questionnaire_key,
             Response.questionnaire_version,
+            School.code.label("school_code"),
         )
+        .outerjoin(School, School.id == Response.school_id)
         .where(Response.campaign_id == campaign.id)
         .order_by(Response.id)
     ).all()
@@ -111,7 +119,7 @@ def load_campaign(campaign: Campaign) -> CampaignData:
         counts[(unit, row.respondent_group)] += 1
     kept = [responses[i] for i in keep]
     weights = np.array([cells.weight(row, counts) for row in kept], dtype=np.float64)
-    recognised, items, areas, sources = _answers(campaign, kept)
+    codes, recognised, items, areas, sources = _answers(campaign, kept)
     stratum_rows = [strata[row.stratum_id] for row in kept]
     return CampaignData(
         groups=np.array([row.respondent_group for row in kept], dtype=object),
@@ -123,6 +131,10 @@ def load_campaign(campaign: Campaign) -> CampaignData:
         weights=weights,
         fpc=np.array([cells.fpc(row) for row in kept], dtype=np.float64),
         recognised=recognised,
+        codes=codes,
+        questionnaires=np.array([row.questionnaire_key for row in kept], dtype=object),
+        versions=np.array([row.questionnaire_version for row in kept], dtype=np.int32),
+        school_codes=np.array([row.school_code or "" for row in kept], dtype=object),
         items=items,
         item_areas=areas,
         item_versions=sources,
@@ -251,8 +263,11 @@ def _area_populations(campaign: Campaign) -> dict[int, float]:
 
 def _answers(
     campaign: Campaign, kept: list[Any]
-) -> tuple[FloatArray, tuple[str, ...], tuple[str, ...], tuple[tuple[str, int], ...]]:
-    """The recognised matrix (rows × items) from one query of the campaign's answers."""
+) -> tuple[
+    NDArray[np.int16], FloatArray, tuple[str, ...], tuple[str, ...], tuple[tuple[str, int], ...]
+]:
+    """The answered codes (rows × items, one query of the campaign's answers) and what
+    each means for recognition, read from each row's questionnaire version."""
     versions = sorted({(row.questionnaire_key, row.questionnaire_version) for row in kept})
     loaded: dict[tuple[str, int], Questionnaire] = {v: load_version(*v) for v in versions}
     columns: dict[tuple[str, str], int] = {}
@@ -265,22 +280,9 @@ def _answers(
                 columns[key] = len(columns)
                 areas.append(item.area)
                 sources.append(version)
-    max_code = max(
-        (code for q in loaded.values() for item in q.items for code in item.scale.codes),
-        default=0,
-    )
-    # lut[version][column, code] → 1 recognised, 0 not, NaN 不了解 (or not a code)
-    lut: dict[tuple[str, int], FloatArray] = {}
-    for version, questionnaire in loaded.items():
-        table = np.full((len(columns), max_code + 1), np.nan)
-        for item in questionnaire.items:
-            column = columns[(questionnaire.key, item.id)]
-            for option in item.scale.options:
-                table[column, option.code] = 1.0 if option.recognised else 0.0
-        lut[version] = table
     row_of = {row.id: index for index, row in enumerate(kept)}
-    version_of = {row.id: (row.questionnaire_key, row.questionnaire_version) for row in kept}
-    recognised = np.full((len(kept), len(columns)), np.nan)
+    key_of = {row.id: row.questionnaire_key for row in kept}
+    codes = np.full((len(kept), len(columns)), -1, dtype=np.int16)
     answers = db.session.execute(
         select(Answer.response_id, Answer.item_id, Answer.value).where(
             Answer.campaign_id == campaign.id
@@ -290,10 +292,31 @@ def _answers(
         found = row_of.get(response_id)
         if found is None:
             continue
-        version = version_of[response_id]
-        position = columns.get((version[0], item_id))
-        if position is None or not 0 <= value <= max_code:
-            continue
-        recognised[found, position] = lut[version][position, value]
+        position = columns.get((key_of[response_id], item_id))
+        if position is not None and 0 <= value < 2**15:
+            codes[found, position] = value
+    recognised = np.full(codes.shape, np.nan)
+    row_version = [versions.index((r.questionnaire_key, r.questionnaire_version)) for r in kept]
+    by_version = np.asarray(row_version, dtype=np.intp)
+    for number, version in enumerate(versions):
+        rows = np.flatnonzero(by_version == number)
+        table = _meaning(loaded[version], columns)
+        sub = codes[rows]
+        known = (sub >= 0) & (sub < table.shape[1])
+        meaning = np.full(sub.shape, np.nan)
+        column_index = np.broadcast_to(np.arange(sub.shape[1]), sub.shape)
+        meaning[known] = table[column_index[known], sub[known]]
+        recognised[rows] = meaning
     items = tuple(f"{key}.{item_id}" for key, item_id in columns)
-    return recognised, items, tuple(areas), tuple(sources)
+    return codes, recognised, items, tuple(areas), tuple(sources)
+
+
+def _meaning(questionnaire: Questionnaire, columns: dict[tuple[str, str], int]) -> FloatArray:
+    """[column, code] → 1 recognised, 0 not, NaN 不了解 or not one of the item's codes."""
+    top = max((code for item in questionnaire.items for code in item.scale.codes), default=0)
+    table = np.full((len(columns), top + 1), np.nan)
+    for item in questionnaire.items:
+        column = columns[(questionnaire.key, item.id)]
+        for option in item.scale.options:
+            table[column, option.code] = 1.0 if option.recognised else 0.0
+    return table
