@@ -81,20 +81,15 @@ def issue_planned_codes(campaign: Campaign, plan: SamplingPlan | None) -> list[I
 
 def _list_codes(campaign: Campaign) -> list[IssuedCode]:
     """Codes for the drawn members of each list not yet covered: the first batch in list
-    order, one per drawn member; later ones replace revoked slips (no member named)."""
+    order, one per drawn member; later ones replace revoked slips (no member named).
+    What is out already comes from the lists' one grouped count (``list_progress``)."""
     issued: list[IssuedCode] = []
-    for frame in lists.lists_of(campaign):
-        if frame.drawn_positions is None:
-            continue
-        out = db.session.scalar(
-            select(func.count()).where(
-                OneTimeCode.stratum_id == frame.stratum_id, OneTimeCode.status != "void"
-            )
-        )
-        missing = frame.planned - int(out or 0)
+    for progress in lists.list_progress(campaign):
+        missing = progress.planned - progress.issued  # issued: not revoked, answered or not
         if missing <= 0:
             continue
-        first = lists.codes_of(frame) == 0
+        frame = progress.frame
+        first = progress.issued + progress.void == 0
         members = [m.label for m in lists.drawn_members(frame)] if first else []
         codes = issue_list_codes(frame, missing, expires_at=campaign.closes_at)
         for index, code in enumerate(codes):

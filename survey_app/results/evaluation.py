@@ -38,6 +38,7 @@ class NoResponses(Exception):
 class Evaluation:
     campaign: Campaign
     data: CampaignData
+    design: SurveyDesign  # built once: the breakdowns are domains of the same design
     report: RecognitionReport | None  # None: a policy-weighted group has no response
     missing_groups: tuple[str, ...]
 
@@ -67,7 +68,7 @@ def evaluate_campaign(campaign: Campaign) -> Evaluation:
         policy_weights=weights if not missing else default_policy_weights(present),
         separately_drawn=data.separately_drawn,
     )
-    return Evaluation(campaign, data, report, missing)
+    return Evaluation(campaign, data, design, report, missing)
 
 
 def design_of(data: CampaignData) -> SurveyDesign:

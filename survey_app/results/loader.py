@@ -296,8 +296,12 @@ def _answers(
         if position is not None and 0 <= value < 2**15:
             codes[found, position] = value
     recognised = np.full(codes.shape, np.nan)
-    row_version = [versions.index((r.questionnaire_key, r.questionnaire_version)) for r in kept]
-    by_version = np.asarray(row_version, dtype=np.intp)
+    number_of = {version: number for number, version in enumerate(versions)}
+    by_version = np.fromiter(
+        (number_of[(r.questionnaire_key, r.questionnaire_version)] for r in kept),
+        dtype=np.intp,
+        count=len(kept),
+    )
     for number, version in enumerate(versions):
         rows = np.flatnonzero(by_version == number)
         table = _meaning(loaded[version], columns)

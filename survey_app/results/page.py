@@ -24,7 +24,6 @@ from survey_app.models import AuditEvent, Campaign, Response
 from survey_app.results.evaluation import (
     Evaluation,
     NoResponses,
-    design_of,
     evaluate_campaign,
     evaluation_json,
     rate_json,
@@ -65,10 +64,9 @@ def _breakdown(
         verdict=evaluation.campaign.verdict_rule,  # type: ignore[arg-type]
     )
     domains = np.where(labels == "", OUTSIDE_SCHOOLS, labels)
-    design = design_of(data)
     present = sorted(set(domains.tolist()))
     report = evaluate_recognition(
-        design,
+        evaluation.design,
         domains,
         data.recognised,
         data.item_areas,
