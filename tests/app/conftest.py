@@ -76,6 +76,18 @@ def code_row(code: str) -> OneTimeCode:
     )
 
 
+def same_as_r(found: dict, r: dict) -> None:
+    """The platform's group rates and county score (``evaluation_json``) equal R's
+    ``svyby``/``svycontrast`` figures (estimates and standard errors to 1e-9)."""
+    assert {g["group"] for g in found["groups"]} == set(r["groups"])
+    for group in found["groups"]:
+        theirs = r["groups"][group["group"]]
+        assert group["estimate"] == pytest.approx(theirs["estimate"], abs=1e-9)
+        assert group["se"] == pytest.approx(theirs["se"], abs=1e-9)
+    assert found["county"]["estimate"] == pytest.approx(r["county"]["estimate"], abs=1e-9)
+    assert found["county"]["se"] == pytest.approx(r["county"]["se"], abs=1e-9)
+
+
 def draft_is_valid_json_for_the_database() -> None:
     """PostgreSQL's JSON operators must read every stored draft (one bad draft used to
     break ``draft->>'lang'`` on the whole table). SQLite checks with ``json_valid``."""

@@ -35,6 +35,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
 
 
+def sign_in(page, url: str, email: str, password: str, lands_on: str) -> None:
+    """Open ``url`` (the sign-in page), sign in, and wait for ``lands_on`` (a URL glob)."""
+    page.goto(url)
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.locator("button.primary").click()
+    page.wait_for_url(lands_on)
+
+
 @pytest.fixture(scope="session")
 def live_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
     url = f"sqlite:///{tmp_path_factory.mktemp('live')}/live.sqlite3"

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from survey_app.demo import DEMO_CAMPAIGN_KEY
+from tests.browser.conftest import sign_in
 
 PASSWORD = "browser evaluator password"
 SIGNING_PASSWORD = "browser signing password"
@@ -84,11 +85,7 @@ def test_an_evaluator_reads_the_results_issues_the_signed_report_and_checks_it(
 ):
     assert fieldwork >= RESPONSES
     page = laptop.new_page()
-    page.goto(f"{live_server}/staff/login")
-    page.fill("#email", evaluator)
-    page.fill("#password", PASSWORD)
-    page.locator("button.primary").click()
-    page.wait_for_url("**/staff/")
+    sign_in(page, f"{live_server}/staff/login", evaluator, PASSWORD, "**/staff/")
     page.get_by_role("link", name=DEMO_CAMPAIGN_KEY, exact=True).click()
     page.wait_for_url(f"**/results/{DEMO_CAMPAIGN_KEY}/")
     assert "示范县" in page.locator("h1").inner_text()

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from survey_app.demo import DEMO_CAMPAIGN_KEY
+from tests.browser.conftest import sign_in
 
 PASSWORD = "browser test password"
 
@@ -28,6 +29,24 @@ def supervisor(live_app) -> str:
         create_user(email, "supervisor", PASSWORD, [DEMO_CAMPAIGN_KEY])
         db.session.commit()
     return email
+
+
+def _new_campaign_with_frame(page, key: str, county_code: str, county_name: str, frame) -> None:
+    """From the staff home: a new campaign in preparation, then its frame imported."""
+    page.get_by_role("link", name="新建调查项目").click()
+    page.fill("#key", key)
+    page.fill("#county_code", county_code)
+    page.fill("#county_name", county_name)
+    page.select_option("#stage", "self")
+    page.fill("#resident_population", "300000")
+    page.fill("#opens", "2027-03-01")
+    page.fill("#closes", "2027-03-15")
+    page.locator("button.primary").click()
+    page.wait_for_url(f"**/plan/{key}/")
+    page.get_by_role("link", name="导入学校名录").click()
+    page.set_input_files("#frame", str(frame))
+    page.locator("button.primary").click()
+    page.wait_for_url(f"**/plan/{key}/")
 
 
 def test_a_supervisor_signs_in_sees_the_campaign_and_signs_out(
@@ -67,25 +86,8 @@ def test_a_supervisor_creates_a_campaign_imports_its_frame_and_draws(
     frame = tmp_path / "学校名录.csv"
     frame.write_text(GOOD, encoding="utf-8")
     page = laptop.new_page()
-    page.goto(f"{live_server}/staff/login")
-    page.fill("#email", supervisor)
-    page.fill("#password", PASSWORD)
-    page.locator("button.primary").click()
-    page.wait_for_url("**/staff/")
-    page.get_by_role("link", name="新建调查项目").click()
-    page.fill("#key", "browser-county")
-    page.fill("#county_code", "659004")
-    page.fill("#county_name", "浏览器县")
-    page.select_option("#stage", "self")
-    page.fill("#resident_population", "300000")
-    page.fill("#opens", "2027-03-01")
-    page.fill("#closes", "2027-03-15")
-    page.locator("button.primary").click()
-    page.wait_for_url("**/plan/browser-county/")
-    page.get_by_role("link", name="导入学校名录").click()
-    page.set_input_files("#frame", str(frame))
-    page.locator("button.primary").click()
-    page.wait_for_url("**/plan/browser-county/")
+    sign_in(page, f"{live_server}/staff/login", supervisor, PASSWORD, "**/staff/")
+    _new_campaign_with_frame(page, "browser-county", "659004", "浏览器县", frame)
     assert "rural-teaching_point" in page.locator("table.data").first.inner_text()
     page.get_by_role("link", name="抽取学校").click()
     page.fill("#n-urban-primary", "1")
@@ -124,11 +126,13 @@ def test_the_fieldwork_page_fills_as_a_respondent_answers(
         )
         cell = f"{row.school.stratum.code}|parent"
     page = laptop.new_page()
-    page.goto(f"{live_server}/staff/login?next=/plan/{DEMO_CAMPAIGN_KEY}/fieldwork")
-    page.fill("#email", supervisor)
-    page.fill("#password", PASSWORD)
-    page.locator("button.primary").click()
-    page.wait_for_url("**/fieldwork")
+    sign_in(
+        page,
+        f"{live_server}/staff/login?next=/plan/{DEMO_CAMPAIGN_KEY}/fieldwork",
+        supervisor,
+        PASSWORD,
+        "**/fieldwork",
+    )
     answered = page.locator(f'tr[data-cell="{cell}"] [data-field=answered]')
     before = int(answered.inner_text())
     respondent = phone.new_page()
@@ -176,25 +180,8 @@ def test_a_supervisor_sets_the_allocation_draws_and_issues_pdf_slips(
     frame = tmp_path / "名录.csv"
     frame.write_text(FRAME_FOR_CODES, encoding="utf-8")
     page = laptop.new_page()
-    page.goto(f"{live_server}/staff/login")
-    page.fill("#email", supervisor)
-    page.fill("#password", PASSWORD)
-    page.locator("button.primary").click()
-    page.wait_for_url("**/staff/")
-    page.get_by_role("link", name="新建调查项目").click()
-    page.fill("#key", key)
-    page.fill("#county_code", "659005")
-    page.fill("#county_name", "发码县")
-    page.select_option("#stage", "self")
-    page.fill("#resident_population", "300000")
-    page.fill("#opens", "2027-03-01")
-    page.fill("#closes", "2027-03-15")
-    page.locator("button.primary").click()
-    page.wait_for_url(f"**/plan/{key}/")
-    page.get_by_role("link", name="导入学校名录").click()
-    page.set_input_files("#frame", str(frame))
-    page.locator("button.primary").click()
-    page.wait_for_url(f"**/plan/{key}/")
+    sign_in(page, f"{live_server}/staff/login", supervisor, PASSWORD, "**/staff/")
+    _new_campaign_with_frame(page, key, "659005", "发码县", frame)
     page.get_by_role("link", name="抽取学校").click()
     page.wait_for_url(f"**/plan/{key}/draw")
     # Six schools in three strata: the proposal draws all four urban primary schools.
