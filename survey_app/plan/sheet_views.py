@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Response, abort, current_app, render_template, request
+from flask import abort, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from survey_app.auth.access import current_campaign
+from survey_app.downloads import attachment
 from survey_app.models import Campaign
 from survey_app.plan import draw, sheets
 from survey_app.plan.views import bp
@@ -71,8 +72,4 @@ def sheets_pdf(key: str) -> ResponseReturnValue:
         return _not_drawn(chosen)
     language = str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"])
     body = sheets.sheets_pdf(chosen, found, language, datetime.now(UTC))
-    return Response(
-        body,
-        mimetype="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="sheets-{chosen.key}.pdf"'},
-    )
+    return attachment(body, "application/pdf", f"sheets-{chosen.key}.pdf")

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from flask import (
-    Response,
     abort,
     current_app,
     jsonify,
@@ -23,6 +22,7 @@ from flask_login import current_user
 
 from analysis import sample_size
 from survey_app.auth.access import current_campaign, staff_blueprint
+from survey_app.downloads import attachment
 from survey_app.models import Campaign
 from survey_app.plan import (
     audit,
@@ -228,7 +228,7 @@ def export_draw(key: str) -> ResponseReturnValue:
     plan = draw.plan_of(current_campaign())
     if plan is None:
         abort(404)
-    return _download(draw.export_csv(plan), "text/csv", f"draw-{key}.csv")
+    return attachment(draw.export_csv(plan), "text/csv", f"draw-{key}.csv")
 
 
 @bp.route("/<key>/codes", methods=["GET"])
@@ -291,7 +291,7 @@ def issue_codes(key: str) -> ResponseReturnValue:
         language = form.language.data or "zh_Hans"
         body = slips.slips_pdf(issued, base_url, language, chosen, stamp)
         mimetype, name = "application/pdf", name + ".pdf"
-    return _download(body, mimetype, name)
+    return attachment(body, mimetype, name)
 
 
 @bp.route("/<key>/codes/revoke", methods=["POST"])
@@ -343,7 +343,7 @@ def fieldwork_json(key: str) -> ResponseReturnValue:
 def fieldwork_csv(key: str) -> ResponseReturnValue:
     chosen = current_campaign()
     report = fieldwork.progress(chosen, draw.plan_of(chosen), datetime.now(UTC))
-    return _download(fieldwork.progress_csv(report), "text/csv", f"fieldwork-{key}.csv")
+    return attachment(fieldwork.progress_csv(report), "text/csv", f"fieldwork-{key}.csv")
 
 
 @bp.route("/<key>/open", methods=["POST"])
@@ -370,15 +370,6 @@ def _change_fieldwork(change: Callable[[Campaign], None]) -> ResponseReturnValue
             status=409,
         )
     return redirect(url_for("plan.campaign", key=chosen.key))
-
-
-def _download(body: str | bytes, mimetype: str, filename: str) -> Response:
-    """A file the browser saves rather than shows."""
-    return Response(
-        body,
-        mimetype=mimetype,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
 
 
 # Routes of this blueprint kept in modules of their own: changes to a frozen plan

@@ -9,10 +9,11 @@ is nothing to export: the results page is shown instead (it says so).
 
 from __future__ import annotations
 
-from flask import Response, abort
+from flask import abort
 from flask.typing import ResponseReturnValue
 
 from survey_app.auth.access import current_campaign
+from survey_app.downloads import attachment
 from survey_app.results import exports
 from survey_app.results.evaluation import NoResponses
 from survey_app.results.views import bp, campaign_results
@@ -25,14 +26,7 @@ def _download(key: str, fmt: str) -> ResponseReturnValue:
         return campaign_results(key)
     except exports.ExportTooLarge:
         abort(409)
-    return Response(
-        exported.body,
-        mimetype=exported.mimetype,
-        headers={
-            "Content-Disposition": f'attachment; filename="{exported.filename}"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return attachment(exported.body, exported.mimetype, exported.filename, no_store=True)
 
 
 @bp.route("/<key>/export.csv")

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Response, abort, current_app, render_template, request
+from flask import abort, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from survey_app.auth.access import current_campaign
+from survey_app.downloads import attachment
 from survey_app.models import Campaign
 from survey_app.results import report
 from survey_app.results.evaluation import NoResponses
@@ -48,7 +49,7 @@ def issue_report(key: str) -> ResponseReturnValue:
         current_app.logger.error("report signing key missing or unreadable")
         message = _("This installation has no signing key: run “flask report keygen”.")
         return _refused(chosen, message, 503)
-    return _pdf(issued.pdf, report.filename(chosen, issued))
+    return attachment(issued.pdf, "application/pdf", report.filename(chosen, issued))
 
 
 @bp.route("/<key>/reports/download", methods=["POST"])
@@ -61,16 +62,10 @@ def download_report(key: str) -> ResponseReturnValue:
     found = report.report_of(public_id, chosen)
     if found is None:
         abort(404)
-    return _pdf(report.download(chosen, found), report.filename(chosen, found))
+    return attachment(
+        report.download(chosen, found), "application/pdf", report.filename(chosen, found)
+    )
 
 
 def _refused(chosen: Campaign, message: str, status: int) -> ResponseReturnValue:
     return render_template("results/report_refused.html", campaign=chosen, message=message), status
-
-
-def _pdf(body: bytes, name: str) -> Response:
-    return Response(
-        body,
-        mimetype="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
