@@ -24,12 +24,20 @@ MAX_JSON_DEPTH = 20
 """Deepest nesting of arrays and objects a JSON body may have (the autosave body has 2)."""
 
 _SIGNIFICANT = re.compile(r'[\[\]{}"\\]')
+_URL_TOKEN = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def clean_text(text: str) -> str:
     """``text`` without the characters that cannot be stored or shown: NUL, other control
     characters (tab, CR and LF are kept) and unpaired surrogates, which are dropped."""
     return _UNSTORABLE.sub("", text)
+
+
+def is_url_token(text: str, *, min_length: int = 1, max_length: int) -> bool:
+    """Whether ``text`` can be a token of ours (``secrets.token_urlsafe``: letters,
+    digits, ``-`` and ``_``). Anything else in a URL names nothing and is refused before
+    a look-up: PostgreSQL cannot even compare a string holding NUL."""
+    return min_length <= len(text) <= max_length and _URL_TOKEN.fullmatch(text) is not None
 
 
 def nested_deeper_than(text: str, limit: int) -> bool:

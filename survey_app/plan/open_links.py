@@ -107,13 +107,16 @@ def close_open_link(campaign: Campaign, slug: str) -> OpenLink:
 
 
 def _link(campaign: Campaign, slug: str) -> OpenLink:
+    missing = OpenLinkRefused(f"campaign {campaign.key} has no open link {slug!r}", "unknown")
+    if not SLUG_PATTERN.match(slug):  # not a slug of ours (a NUL in the URL): no look-up
+        raise missing
     link = db.session.scalar(
         select(OpenLink)
         .join(Stratum, OpenLink.stratum_id == Stratum.id)
         .where(OpenLink.campaign_id == campaign.id, Stratum.code == area_stratum_code(slug))
     )
     if link is None:
-        raise OpenLinkRefused(f"campaign {campaign.key} has no open link {slug!r}", "unknown")
+        raise missing
     return link
 
 

@@ -27,6 +27,7 @@ from survey_app.extensions import db
 from survey_app.models import Campaign, OneTimeCode, OpenLink
 from survey_app.models.campaign import is_collecting
 from survey_app.plan.issuing import new_codes
+from survey_app.untrusted import is_url_token
 
 DEFAULT_HOLD = timedelta(minutes=60)
 
@@ -82,7 +83,7 @@ _LINK = select(
 
 def find_link(token: str) -> LinkState:
     """The open link of a token, or :class:`LinkRefused` ('unknown')."""
-    if not 8 <= len(token) <= 40 or not token.isascii():
+    if not is_url_token(token, min_length=8, max_length=40):
         raise LinkRefused("unknown")
     row = db.session.execute(_LINK.where(_link.c.token == token)).first()
     if row is None:

@@ -39,6 +39,7 @@ from survey_app.results.report_signing import (
     installation_certificate,
     sign_pdf,
 )
+from survey_app.untrusted import is_url_token
 
 VERIFY_PATH = "/verify"
 PUBLIC_ID_BYTES = 16
@@ -146,7 +147,7 @@ def issued_reports(campaign: Campaign) -> list[CertificationReport]:
 
 
 def report_of(public_id: str, campaign: Campaign | None = None) -> CertificationReport | None:
-    if not public_id or len(public_id) > MAX_PUBLIC_ID:
+    if not is_url_token(public_id, max_length=MAX_PUBLIC_ID):
         return None
     query = select(CertificationReport).where(CertificationReport.public_id == public_id)
     if campaign is not None:

@@ -159,7 +159,9 @@ def test_a_closed_link_or_campaign_takes_nobody(respondent, link, campaign):
     assert respondent.client.get(f"/o/{link.token}").status_code == 410
 
 
-@pytest.mark.parametrize("token", ["x", "nope-nope-nope", "é" * 12, "a" * 41])
+@pytest.mark.parametrize(
+    "token", ["x", "nope-nope-nope", "é" * 12, "a" * 41, "abcd%00efghij", "abcd%20efghij"]
+)
 def test_an_unknown_link_is_a_404(client, token):
     assert client.get(f"/o/{token}").status_code == 404
 

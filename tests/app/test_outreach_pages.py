@@ -41,6 +41,7 @@ def test_a_supervisor_makes_and_closes_a_link(supervisor, campaign):  # noqa: F8
     db.session.refresh(link)
     assert link.closed
     assert _post(supervisor, campaign.key, "links/nowhere/close").status_code == 404
+    assert _post(supervisor, campaign.key, "links/x%00y/close").status_code == 404
 
 
 @pytest.mark.parametrize(

@@ -253,6 +253,7 @@ def test_verify_page_tells_whether_an_upload_matches(client, issued):
     assert missing.status_code == 400
     assert client.get("/verify/no-such-report-id-at-all").status_code == 404
     assert client.get("/verify/" + "x" * 300).status_code == 404
+    assert client.get("/verify/x%00y").status_code == 404  # PostgreSQL cannot compare NUL
 
 
 def test_evaluators_issue_list_and_download_reports(evaluator, surveyed_county, signing):
