@@ -1,7 +1,7 @@
 """What one request costs, endpoint by endpoint: SQL statements, Redis commands, CPU.
 
     .venv/bin/python bench/per_request.py [--respondents 200] [--items-per-page 5]
-        [--show-sql] [--cprofile 30] [--pg-log FILE] [--app-dir DIR]
+        [--show-sql] [--cprofile 30] [--callgrind] [--pg-log FILE] [--app-dir DIR]
 
 Builds the app in this process with ``create_app`` (production settings, its own
 PostgreSQL database ``bench_profile``, Redis db 14 for the limiter, as load.py) and
@@ -10,11 +10,18 @@ SQLAlchemy ``before_cursor_execute`` listener counts statements, a wrapper on
 ``redis.Redis.execute_command`` counts rate-limiter round trips, and
 ``time.process_time`` gives the CPU of each request (app and drivers, no HTTP server,
 no PostgreSQL server). ``--show-sql`` prints the statements of the first walk;
-``--cprofile N`` profiles the whole run and prints the N functions with the most
-cumulative time. ``--pg-log FILE`` turns on ``log_statement = 'all'`` for this database
-only and prints, for one walk, every statement the PostgreSQL server received, read
-from its log (the driver's BEGIN, the pool's pre-ping, COMMIT/ROLLBACK included, which
-the listener does not see).
+``--cprofile N`` profiles the whole run (CPU time, not wall) and prints the N functions
+with the most cumulative time, then the N with the most time of their own.
+``--callgrind`` counts the instructions of the measured walks only, which, unlike CPU
+time on this shared machine, are the same from run to run: run
+
+    valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=F \
+        .venv/bin/python bench/per_request.py --callgrind --respondents 30
+
+and read the total on valgrind's last line (``I refs``). ``--pg-log FILE`` turns on
+``log_statement = 'all'`` for this database only and prints, for one walk, every
+statement the PostgreSQL server received, read from its log (the driver's BEGIN, the
+pool's ping, COMMIT/ROLLBACK included, which the listener does not see).
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import os
 import pstats
 import random
 import re
+import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
@@ -70,6 +78,12 @@ def walk(client: Any, code: str, rng: random.Random, counters: Counters, log: An
         method, path, data = step
 
 
+def callgrind(state: str) -> None:
+    """Switch callgrind's counting on or off for this process (``--callgrind``)."""
+    subprocess.run(["callgrind_control", "-i", state, str(os.getpid())], check=True)
+    time.sleep(0.2)  # callgrind reads the request at its next check
+
+
 def server_statements(
     client: Any, code: str, rng: random.Random, counters: Counters, args: argparse.Namespace
 ) -> None:
@@ -102,6 +116,11 @@ def main() -> int:
     parser.add_argument("--database-name", default="bench_profile")
     parser.add_argument("--show-sql", action="store_true", help="statements of the first walk")
     parser.add_argument("--cprofile", type=int, default=0, help="print N top functions")
+    parser.add_argument(
+        "--callgrind",
+        action="store_true",
+        help="count instructions of the walks only (run under valgrind --instr-atstart=no)",
+    )
     parser.add_argument("--pg-log", type=Path, help="PostgreSQL server log to read statements")
     parser.add_argument("--app-dir", type=Path, default=harness.PROJECT_ROOT, help="tree to run")
     args = parser.parse_args()
@@ -162,14 +181,18 @@ def main() -> int:
         server_statements(app.test_client(), codes.pop(), rng, counters, args)
     per.clear()
     kinds.clear()
-    profiler = cProfile.Profile() if args.cprofile else None
+    profiler = cProfile.Profile(time.process_time) if args.cprofile else None
     started = time.perf_counter()
     if profiler:
         profiler.enable()
+    if args.callgrind:
+        callgrind("on")
     total = 0
     for code in codes[1:]:
         client = app.test_client()  # a new phone: its own cookies
         total += walk(client, code, rng, counters, log)
+    if args.callgrind:
+        callgrind("off")
     if profiler:
         profiler.disable()
     seconds = time.perf_counter() - started
@@ -199,6 +222,7 @@ def main() -> int:
         print()
         stats = pstats.Stats(profiler)
         stats.sort_stats("cumulative").print_stats(args.cprofile)
+        stats.sort_stats("tottime").print_stats(args.cprofile)
     return 0
 
 

@@ -49,8 +49,9 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
             "DATABASE_URL", "sqlite:///" + os.path.join(instance_path, "survey.sqlite3")
         ),
         # hide_parameters: a failed statement's error (and so any log line) must not carry
-        # the values it wrote, which are respondents' answers and comments.
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
+        # the values it wrote, which are respondents' answers and comments. Idle pooled
+        # connections are pinged before use (database.ping_idle_connections), not all.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"hide_parameters": True},
         # The largest body a respondent's page sends is a few KB (a screen of answers and
         # a comment of a few hundred characters); anything far larger is refused (413)
         # before it is read, instead of being read whole and cut.

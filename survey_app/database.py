@@ -4,10 +4,16 @@ and PostgreSQL connections tuned for many short transactions."""
 from __future__ import annotations
 
 import sqlite3
+import time
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
+
+# A pooled connection unused for longer than this is checked with a round trip before it
+# is handed out (see ping_idle_connections).
+PING_AFTER_IDLE_SECONDS = 2.0
 
 
 def configure_engine(engine: Engine) -> None:
@@ -22,6 +28,7 @@ def configure_engine(engine: Engine) -> None:
     wait its turn instead, as a row lock does on PostgreSQL, which needs nothing here.
     """
     if engine.dialect.name == "postgresql":
+        ping_idle_connections(engine)
 
         @event.listens_for(engine, "connect")
         def _no_server_side_prepare(dbapi_connection: Any, _record: Any) -> None:
@@ -50,3 +57,37 @@ def configure_engine(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def ping_idle_connections(engine: Engine, after_seconds: float = PING_AFTER_IDLE_SECONDS) -> None:
+    """Check a pooled connection with a round trip only if it sat idle in the pool.
+
+    ``pool_pre_ping`` pings on every checkout: a ``SELECT 1`` before each request, which
+    under load was one statement in four that PostgreSQL received on the respondent path
+    (bench/README.md). A connection that went back to the pool moments ago was working
+    then; the ones that go stale (the server restarted, a firewall dropped an idle TCP
+    connection overnight) are the ones that waited. Those are pinged, and a dead one is
+    replaced before the request sees it (``DisconnectionError`` makes the pool retry
+    with a new connection). What a ping on every checkout would have caught and this
+    does not, a server restarting in the seconds between two requests of a busy worker,
+    fails that one request; SQLAlchemy then invalidates the pool, so the next gets a
+    fresh connection.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _check_if_idle(
+        dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: PoolProxiedConnection
+    ) -> None:
+        returned = record.info.get("returned_at")
+        if returned is None or time.monotonic() - returned < after_seconds:
+            return  # new, or back in the pool just now
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            if engine.dialect.is_disconnect(error, dbapi_connection, None):
+                raise exc.DisconnectionError() from error
+            raise

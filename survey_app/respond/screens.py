@@ -30,6 +30,11 @@ class ItemView:
     id: str
     text: str
     options: tuple[OptionView, ...]
+    labels: dict[int, str]  # option code -> its label, as the review shows it
+
+    def options_html(self, chosen: int | None) -> Markup:
+        """The item's radio buttons, ``chosen`` checked (none if it is not a code)."""
+        return Markup("").join(option.html(chosen) for option in self.options)
 
 
 _VIEWS: dict[tuple[str, str, int, str], dict[str, ItemView]] = {}
@@ -48,7 +53,9 @@ def item_views(questionnaire: Questionnaire, language: str) -> dict[str, ItemVie
 
 def _item_view(item: Item, language: str) -> ItemView:
     options = []
+    labels = {}
     for index, option in enumerate(item.all_options()):
+        labels[option.code] = option.label(language)
         option_id = escape(f"{item.id}-{index}")
         start = Markup(
             '<label class="option" for="{id}"><input id="{id}" name="{name}" type="radio"'
@@ -56,4 +63,4 @@ def _item_view(item: Item, language: str) -> ItemView:
         ).format(id=option_id, name=item.id, code=option.code)
         end = Markup("> <span>{label}</span></label>").format(label=option.label(language))
         options.append(OptionView(option.code, start + end, start + Markup(" checked") + end))
-    return ItemView(item.id, item.text(language), tuple(options))
+    return ItemView(item.id, item.text(language), tuple(options), labels)

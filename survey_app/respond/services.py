@@ -14,7 +14,17 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Protocol, cast
 
-from sqlalchemy import CursorResult, Select, Table, bindparam, insert, select, update
+from sqlalchemy import (
+    CursorResult,
+    Executable,
+    Insert,
+    Select,
+    Table,
+    bindparam,
+    insert,
+    select,
+    update,
+)
 
 from questionnaires import Item, Questionnaire, load_version, published_for
 from survey_app.codes import code_digest, normalise_code
@@ -88,10 +98,54 @@ _CODE = select(*_CODE_COLUMNS).join_from(_code, _campaign, _code.c.campaign_id =
 _CODE_BY_DIGEST = _CODE.where(_code.c.digest == bindparam("digest"))
 _CODE_BY_ID = _CODE.where(_code.c.id == bindparam("code_id"))
 _CODE_BY_ID_FOR_UPDATE = _CODE_BY_ID.with_for_update(of=_code)
+# The writes of the path, built once too (building a statement costs more than running
+# it): values come as parameters.
+_response = cast(Table, Response.__table__)
+_answer = cast(Table, Answer.__table__)
+_THIS_CODE = _code.c.id == bindparam("code_id")
+_CLAIM_DRAFT = (
+    update(_code)
+    .where(_THIS_CODE)
+    .values(
+        resume_digest=bindparam("new_digest", type_=_code.c.resume_digest.type),
+        draft=bindparam("new_draft", type_=_code.c.draft.type),
+    )
+)
+_SAVE_DRAFT = (
+    update(_code).where(_THIS_CODE).values(draft=bindparam("new_draft", type_=_code.c.draft.type))
+)
+_SAVE_DRAFT_AND_HOLD = _SAVE_DRAFT.values(
+    held_until=bindparam("held_until_new", type_=_code.c.held_until.type)
+)
+_USE_CODE = (
+    update(_code)
+    .where(_THIS_CODE, _code.c.status == "issued")
+    .values(status="used", draft=None, resume_digest=None, held_until=None)
+)
+_INSERT_RESPONSE = insert(_response).returning(_response.c.id)
+_ANSWER_COLUMNS = ("response_id", "item_id", "campaign_id", "value")
+
+
+@lru_cache(maxsize=32)
+def _insert_answers(n: int) -> Insert:
+    """One INSERT of ``n`` answer rows, its values as parameters ``value_0`` ...: one
+    statement at the server (an executemany sends ``n``)."""
+    rows = [
+        {name: bindparam(f"{name}_{row}", type_=_answer.c[name].type) for name in _ANSWER_COLUMNS}
+        for row in range(n)
+    ]
+    return insert(_answer).values(rows)
+
+
+def _execute(statement: Executable, parameters: Any = None) -> CursorResult[Any]:
+    """Run a Core statement on the request's connection: the Session's transaction
+    (and the request's one commit), without the ORM's execution layer, which these
+    statements do not need."""
+    return db.session.connection().execute(statement, parameters)
 
 
 def _read_code(statement: Select[Any], parameters: dict[str, object]) -> CodeState | None:
-    row = db.session.execute(statement, parameters).first()
+    row = _execute(statement, parameters).first()
     return None if row is None else CodeState(**row._mapping)
 
 
@@ -154,10 +208,9 @@ def claim_draft(code: CodeState, now: datetime) -> str | None:
     token = secrets.token_urlsafe(24)
     code.resume_digest = _token_digest(token)
     code.draft = _started(code, now)
-    db.session.execute(
-        update(_code)
-        .where(_code.c.id == code.id)
-        .values(resume_digest=code.resume_digest, draft=code.draft)
+    _execute(
+        _CLAIM_DRAFT,
+        {"code_id": code.id, "new_digest": code.resume_digest, "new_draft": code.draft},
     )
     return token
 
@@ -283,10 +336,13 @@ def save_draft(
         data["lang"] = language
     if comment is not None:
         data["comment"] = clean_comment(comment, questionnaire.comment_max_length)
-    values: dict[str, Any] = {"draft": data}
     if code.open_link_id is not None and hold is not None:
-        values["held_until"] = now + hold
-    db.session.execute(update(_code).where(_code.c.id == code.id).values(**values))
+        _execute(
+            _SAVE_DRAFT_AND_HOLD,
+            {"code_id": code.id, "new_draft": data, "held_until_new": now + hold},
+        )
+    else:
+        _execute(_SAVE_DRAFT, {"code_id": code.id, "new_draft": data})
     code.draft = data
     return Draft.of(code)
 
@@ -328,43 +384,31 @@ def submit_response(code_id: int | None, now: datetime, language: str) -> int:
     missing = missing_items(items, draft)
     if missing:
         raise IncompleteResponse(missing)
-    claimed: CursorResult[Any] = db.session.execute(  # type: ignore[assignment]
-        update(_code)
-        .where(_code.c.id == code.id, _code.c.status == "issued")
-        .values(status="used", draft=None, resume_digest=None, held_until=None)
-    )
-    if claimed.rowcount != 1:
+    if _execute(_USE_CODE, {"code_id": code.id}).rowcount != 1:
         raise CodeRefused("used")
     started = datetime.fromisoformat(draft.started_at) if draft.started_at else None
     # Core statements: one INSERT of the response, one multi-row INSERT of its answers.
-    response_id = db.session.execute(
-        insert(Response)
-        .values(
-            campaign_id=code.campaign_id,
-            respondent_group=code.respondent_group,
-            school_id=code.school_id,
-            stratum_id=code.stratum_id,
-            reading_level=code.reading_level,
-            questionnaire_key=questionnaire.key,
-            questionnaire_version=questionnaire.version,
-            language=language,
-            submitted_minute=now.replace(second=0, microsecond=0),
-            duration_seconds=int((now - started).total_seconds()) if started else None,
-            comment=clean_text(draft.comment) or None,
-        )
-        .returning(Response.id)
+    response_id = _execute(
+        _INSERT_RESPONSE,
+        {
+            "campaign_id": code.campaign_id,
+            "respondent_group": code.respondent_group,
+            "school_id": code.school_id,
+            "stratum_id": code.stratum_id,
+            "reading_level": code.reading_level,
+            "questionnaire_key": questionnaire.key,
+            "questionnaire_version": questionnaire.version,
+            "language": language,
+            "submitted_minute": now.replace(second=0, microsecond=0),
+            "duration_seconds": int((now - started).total_seconds()) if started else None,
+            "comment": clean_text(draft.comment) or None,
+        },
     ).scalar_one()
-    db.session.execute(
-        insert(Answer).values(
-            [
-                {
-                    "response_id": response_id,
-                    "item_id": item.id,
-                    "campaign_id": code.campaign_id,
-                    "value": draft.answers[item.id],
-                }
-                for item in items
-            ]
-        )
-    )
+    answers: dict[str, object] = {}
+    for row, item in enumerate(items):
+        answers[f"response_id_{row}"] = response_id
+        answers[f"item_id_{row}"] = item.id
+        answers[f"campaign_id_{row}"] = code.campaign_id
+        answers[f"value_{row}"] = draft.answers[item.id]
+    _execute(_insert_answers(len(items)), answers)
     return int(response_id)

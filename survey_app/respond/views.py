@@ -21,9 +21,11 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
+from flask_wtf.csrf import generate_csrf
+from markupsafe import escape
 
 from questionnaires import Item, Questionnaire
-from survey_app.respond import code_entry_limits, open_links, services
+from survey_app.respond import code_entry_limits, open_links, page_cache, services
 from survey_app.respond.code_entry_limits import TooManyLookUps, TooManyWrongCodes
 from survey_app.respond.forms import CodeEntryForm, ConfirmForm
 from survey_app.respond.screens import item_views
@@ -160,12 +162,16 @@ def welcome() -> ResponseReturnValue:
         # less on a slow network); a welcome page served before it was a link posts here.
         services.save_draft(code, {}, _now(), language=_language())
         return redirect(url_for("respond.answer_page", number=first_open))
-    return render_template(
+    resuming = bool(draft.answers)
+    answers_hidden = resuming and not _sees_answers(code)
+    return page_cache.render(
         "respond/welcome.html",
+        questionnaire,
+        (first_open, resuming, answers_hidden, len(items)),
+        {},
         first_open=first_open,
-        questionnaire=questionnaire,
-        resuming=bool(draft.answers),
-        answers_hidden=bool(draft.answers) and not _sees_answers(code),
+        resuming=resuming,
+        answers_hidden=answers_hidden,
         n_items=len(items),
     )
 
@@ -216,23 +222,45 @@ def _render_page(
     missing: list[str],
     draft: services.Draft,
 ) -> str:
-    """One screen of questions, rendered straight from the questionnaire's data (no
-    form classes built per request: the view checks answers itself)."""
+    """One screen of questions, laid out once per screen and language
+    (``page_cache``) with this respondent's choices, comment and CSRF token filled in."""
     page_items = pages[number - 1]
     with_comment = number == len(pages) and questionnaire.comment is not None
     language = _language()
-    return render_template(
+    views = item_views(questionnaire, language)
+    hidden = tuple(i.id for i in page_items if i.id in draft.answers and i.id not in chosen)
+    answered_before = sum(len(page) for page in pages[: number - 1])
+    total = sum(len(page) for page in pages)
+    holes = {
+        f"options:{item.id}": views[item.id].options_html(chosen.get(item.id))
+        for item in page_items
+    }
+    holes["csrf"] = escape(generate_csrf())
+    holes["comment"] = escape(comment)
+    key = (
+        number,
+        len(pages),
+        tuple(i.id for i in page_items),
+        answered_before,
+        total,
+        tuple(missing),
+        hidden,
+        with_comment,
+    )
+    return page_cache.render(
         "respond/page.html",
+        questionnaire,
+        key,
+        holes,
         number=number,
         n_pages=len(pages),
         items=page_items,
-        views=item_views(questionnaire, language),
-        chosen=chosen,
+        views=views,
         missing=set(missing),
-        hidden={i.id for i in page_items if i.id in draft.answers and i.id not in chosen},
-        answered_before=sum(len(page) for page in pages[: number - 1]),
-        total=sum(len(page) for page in pages),
-        comment=comment if with_comment else None,
+        hidden=set(hidden),
+        answered_before=answered_before,
+        total=total,
+        with_comment=with_comment,
         comment_label=questionnaire.comment_text(language),
         comment_max_length=questionnaire.comment_max_length,
     )
@@ -245,15 +273,34 @@ def review() -> ResponseReturnValue:
     questionnaire, items, pages = _screens(code)
     draft = services.Draft.of(code)
     page_of = {item.id: n for n, page in enumerate(pages, start=1) for item in page}
-    return render_template(
+    missing = services.missing_items(items, draft)
+    sees_answers = _sees_answers(code)
+    shows_comment = bool(draft.comment) and sees_answers
+    views = item_views(questionnaire, _language())
+    holes = {
+        f"answer:{item_id}": escape(views[item_id].labels.get(value, ""))
+        for item_id, value in (draft.answers.items() if sees_answers else ())
+        if item_id in views
+    }
+    holes["csrf"] = escape(generate_csrf())
+    holes["comment"] = escape(draft.comment if shows_comment else "")
+    key = (
+        tuple(i.id for i in items),
+        tuple(page_of.values()),
+        tuple(missing),
+        sees_answers,
+        shows_comment,
+    )
+    return page_cache.render(
         "respond/review.html",
-        form=ConfirmForm(),
-        questionnaire=questionnaire,
+        questionnaire,
+        key,
+        holes,
         items=items,
-        draft=draft,
-        sees_answers=_sees_answers(code),
+        sees_answers=sees_answers,
+        shows_comment=shows_comment,
         page_of=page_of,
-        missing=set(services.missing_items(items, draft)),
+        missing=set(missing),
         n_pages=len(pages),
     )
 

@@ -32,9 +32,34 @@ def test_the_app_installs_the_filter(app):
     assert any(isinstance(f, RedactCodes) for f in logging.getLogger("werkzeug").filters)
 
 
-def test_gunicorn_config_uses_the_filter():
+def test_gunicorn_logs_requests_without_the_client_address(capsys):
     import runpy
+    from datetime import timedelta
     from pathlib import Path
+    from types import SimpleNamespace
 
-    config = runpy.run_path(str(Path(__file__).parents[2] / "gunicorn.conf.py"))
-    assert config["logconfig_dict"]["filters"]["redact_codes"]["()"] is RedactCodes
+    from gunicorn.config import Config
+
+    from survey_app.access_log import AccessLogger
+
+    settings = runpy.run_path(str(Path(__file__).parents[2] / "gunicorn.conf.py"))
+    assert settings["logger_class"] == "survey_app.access_log.AccessLogger"
+    config = Config()
+    for name in ("accesslog", "logconfig_dict"):
+        config.set(name, settings[name])
+    logger = AccessLogger(config)
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/r/7KQ2M-9XWPD-H3RTA",
+        "QUERY_STRING": "lang=ug",
+        "RAW_URI": "/r/7KQ2M-9XWPD-H3RTA?lang=ug",
+        "REMOTE_ADDR": "203.0.113.7",
+        "HTTP_USER_AGENT": "MicroMessenger",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+    }
+    response = SimpleNamespace(status="302 FOUND", sent=189, headers=[])
+    logger.access(response, SimpleNamespace(headers=[]), environ, timedelta(microseconds=1450))
+    line = capsys.readouterr().out.strip()
+    assert line.endswith("GET /r/<code> 302 189 1.4ms"), line
+    for secret in ("7KQ2M", "203.0.113", "MicroMessenger", "lang=ug"):
+        assert secret not in line
