@@ -19,14 +19,10 @@ from gunicorn import glogging
 
 from survey_app.log_redaction import redact
 
-_MASKED = ("/r/", "/contact/")
-
 
 def access_line(environ: dict[str, Any], status: object, sent: int | None, took: timedelta) -> str:
     """One request as logged: ``GET /r/<code> 302 0 1.4ms``."""
-    path = environ.get("PATH_INFO") or "/"
-    if path.startswith(_MASKED):
-        path = redact(path)
+    path = redact(environ.get("PATH_INFO") or "/")
     code = status.split(None, 1)[0] if isinstance(status, str) else status
     milliseconds = took.total_seconds() * 1000
     return f"{environ.get('REQUEST_METHOD', '-')} {path} {code} {sent or 0} {milliseconds:.1f}ms"

@@ -55,12 +55,12 @@ def _item_view(item: Item, language: str) -> ItemView:
     options = []
     labels = {}
     for index, option in enumerate(item.all_options()):
-        labels[option.code] = option.label(language)
+        label = labels[option.code] = option.label(language)
         option_id = escape(f"{item.id}-{index}")
         start = Markup(
             '<label class="option" for="{id}"><input id="{id}" name="{name}" type="radio"'
             ' value="{code}"'
         ).format(id=option_id, name=item.id, code=option.code)
-        end = Markup("> <span>{label}</span></label>").format(label=option.label(language))
+        end = Markup("> <span>{label}</span></label>").format(label=label)
         options.append(OptionView(option.code, start + end, start + Markup(" checked") + end))
     return ItemView(item.id, item.text(language), tuple(options), labels)

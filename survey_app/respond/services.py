@@ -103,17 +103,16 @@ _CODE_BY_ID_FOR_UPDATE = _CODE_BY_ID.with_for_update(of=_code)
 _response = cast(Table, Response.__table__)
 _answer = cast(Table, Answer.__table__)
 _THIS_CODE = _code.c.id == bindparam("code_id")
+_NEW_DRAFT = bindparam("new_draft", type_=_code.c.draft.type)
 _CLAIM_DRAFT = (
     update(_code)
     .where(_THIS_CODE)
     .values(
         resume_digest=bindparam("new_digest", type_=_code.c.resume_digest.type),
-        draft=bindparam("new_draft", type_=_code.c.draft.type),
+        draft=_NEW_DRAFT,
     )
 )
-_SAVE_DRAFT = (
-    update(_code).where(_THIS_CODE).values(draft=bindparam("new_draft", type_=_code.c.draft.type))
-)
+_SAVE_DRAFT = update(_code).where(_THIS_CODE).values(draft=_NEW_DRAFT)
 _SAVE_DRAFT_AND_HOLD = _SAVE_DRAFT.values(
     held_until=bindparam("held_until_new", type_=_code.c.held_until.type)
 )
