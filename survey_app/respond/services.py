@@ -17,12 +17,13 @@ from typing import Any, Protocol, cast
 from sqlalchemy import (
     CursorResult,
     Executable,
-    Insert,
     Select,
     Table,
+    TextClause,
     bindparam,
     insert,
     select,
+    text,
     update,
 )
 
@@ -126,14 +127,17 @@ _ANSWER_COLUMNS = ("response_id", "item_id", "campaign_id", "value")
 
 
 @lru_cache(maxsize=32)
-def _insert_answers(n: int) -> Insert:
+def _insert_answers(n: int) -> TextClause:
     """One INSERT of ``n`` answer rows, its values as parameters ``value_0`` ...: one
-    statement at the server (an executemany sends ``n``)."""
-    rows = [
-        {name: bindparam(f"{name}_{row}", type_=_answer.c[name].type) for name in _ANSWER_COLUMNS}
-        for row in range(n)
-    ]
-    return insert(_answer).values(rows)
+    statement at the server (an executemany sends ``n``). Written as text: SQLAlchemy
+    cannot cache the compiled form of a multi-row ``insert().values([...])``, and
+    compiled it again on every submit (a third of the submit's CPU)."""
+    columns = ", ".join(_ANSWER_COLUMNS)
+    rows = ", ".join(
+        "(" + ", ".join(f":{name}_{row}" for name in _ANSWER_COLUMNS) + ")" for row in range(n)
+    )
+    # Only the table's own column names and row numbers go into the text.
+    return text(f"INSERT INTO {_answer.name} ({columns}) VALUES {rows}")  # noqa: S608
 
 
 def _execute(statement: Executable, parameters: Any = None) -> CursorResult[Any]:
