@@ -58,23 +58,49 @@ def reads_only_on_get(view: Callable[P, R]) -> Callable[P, R]:
     run without an explicit transaction (each SELECT is atomic on its own), which saves
     the BEGIN and the COMMIT round trips of every page view. Other methods run in the
     request's transaction as usual.
-
-    SQLite is left alone: its driver's autocommit switch would hand transaction control
-    back to the driver, which ``database.configure_engine`` takes away on purpose.
     """
 
     @functools.wraps(view)
     def reading(*args: P.args, **kwargs: P.kwargs) -> R:
-        if request.method not in ("GET", "HEAD"):
-            return view(*args, **kwargs)
-        bind = db.session.get_bind()
-        # Only where the session owns its connection: one joined to an outer transaction
-        # (the tests' per-test rollback) cannot change its isolation level.
-        if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
-            db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        if request.method in ("GET", "HEAD"):
+            _statements_commit_themselves()
         return view(*args, **kwargs)
 
     return reading
+
+
+def statements_stand_alone(view: Callable[P, R]) -> Callable[P, R]:
+    """Mark a view whose every statement is complete on its own, whatever the method:
+    reads, and writes of a single compare-and-swap UPDATE (a screen's draft, see
+    ``respond.services.save_draft``). On PostgreSQL they run without an explicit
+    transaction: a page save is two statements at the server (read, write) instead of
+    four (BEGIN, read with a row lock, write, COMMIT).
+
+    What such a view wrote stays written if it fails afterwards (a saved screen stays
+    saved, as it should); a view that writes twice, or must undo a write when a later
+    step fails, keeps the request's transaction.
+    """
+
+    @functools.wraps(view)
+    def standing_alone(*args: P.args, **kwargs: P.kwargs) -> R:
+        _statements_commit_themselves()
+        return view(*args, **kwargs)
+
+    return standing_alone
+
+
+def _statements_commit_themselves() -> None:
+    """Autocommit for the rest of the request, on PostgreSQL, where the session owns its
+    connection: one joined to an outer transaction (the tests' per-test rollback) cannot
+    change its isolation level. The connection goes back to the pool in its normal mode.
+
+    SQLite is left alone: its driver's autocommit switch would hand transaction control
+    back to the driver, which ``database.configure_engine`` takes away on purpose (there
+    a request's statements run in one transaction that takes the write lock up front).
+    """
+    bind = db.session.get_bind()
+    if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
 @contextmanager

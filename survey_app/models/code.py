@@ -86,6 +86,10 @@ class OneTimeCode(Base):
     # first: only that browser is shown the saved answers (a school that kept the slip
     # can finish the questionnaire, as it could anyway, but cannot read the answers).
     resume_digest: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    # Moved on by every write of the draft (and by submission): a save writes only if
+    # the row is still the one it read (compare-and-swap), so saving a screen takes no
+    # row lock and no transaction of its own (respond/services.save_draft).
+    revision: Mapped[int] = mapped_column(default=0, server_default="0")
 
     school: Mapped[School | None] = relationship(foreign_keys=[school_id])
     campaign: Mapped[Campaign] = relationship(foreign_keys=[campaign_id])

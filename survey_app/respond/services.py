@@ -46,6 +46,11 @@ class CodeRefused(Exception):
         self.reason = reason
 
 
+class DraftConflict(Exception):
+    """A draft that other requests kept writing while this one tried to save it
+    (``SAVE_ATTEMPTS`` times in a row): nothing was saved, the respondent may resend."""
+
+
 class IncompleteResponse(Exception):
     """Submission was attempted with unanswered items (listed in ``missing``)."""
 
@@ -71,6 +76,7 @@ class CodeState:
     expires_at: datetime | None
     draft: dict[str, Any] | None
     resume_digest: bytes | None
+    revision: int
     campaign_status: str
     opens_at: datetime
     closes_at: datetime
@@ -90,6 +96,7 @@ _CODE_COLUMNS = (
     _code.c.expires_at,
     _code.c.draft,
     _code.c.resume_digest,
+    _code.c.revision,
     _campaign.c.status.label("campaign_status"),
     _campaign.c.opens_at,
     _campaign.c.closes_at,
@@ -105,23 +112,30 @@ _response = cast(Table, Response.__table__)
 _answer = cast(Table, Answer.__table__)
 _THIS_CODE = _code.c.id == bindparam("code_id")
 _NEW_DRAFT = bindparam("new_draft", type_=_code.c.draft.type)
+# Writes of the draft are compare-and-swap: only the row as it was read (its revision,
+# still issued) is written, and the write moves the revision on. See save_draft.
+_AS_READ = (_THIS_CODE, _code.c.revision == bindparam("read_revision"), _code.c.status == "issued")
+_NEXT_REVISION = _code.c.revision + 1
 _CLAIM_DRAFT = (
     update(_code)
-    .where(_THIS_CODE)
+    .where(*_AS_READ, _code.c.resume_digest.is_(None))
     .values(
         resume_digest=bindparam("new_digest", type_=_code.c.resume_digest.type),
         draft=_NEW_DRAFT,
+        revision=_NEXT_REVISION,
     )
 )
-_SAVE_DRAFT = update(_code).where(_THIS_CODE).values(draft=_NEW_DRAFT)
+_SAVE_DRAFT = update(_code).where(*_AS_READ).values(draft=_NEW_DRAFT, revision=_NEXT_REVISION)
 _SAVE_DRAFT_AND_HOLD = _SAVE_DRAFT.values(
     held_until=bindparam("held_until_new", type_=_code.c.held_until.type)
 )
 _USE_CODE = (
     update(_code)
     .where(_THIS_CODE, _code.c.status == "issued")
-    .values(status="used", draft=None, resume_digest=None, held_until=None)
+    .values(status="used", draft=None, resume_digest=None, held_until=None, revision=_NEXT_REVISION)
 )
+# How often a save reads the draft again after another request wrote it in between.
+SAVE_ATTEMPTS = 5
 _INSERT_RESPONSE = insert(_response).returning(_response.c.id)
 _ANSWER_COLUMNS = ("response_id", "item_id", "campaign_id", "value")
 
@@ -175,13 +189,10 @@ def check_usable(code: CodeState, now: datetime) -> None:
         raise CodeRefused("closed")
 
 
-def usable_code(code_id: int | None, now: datetime, *, for_update: bool = False) -> CodeState:
-    """The code held in a respondent's session, checked again on every step.
-
-    ``for_update`` locks the row (PostgreSQL) so a page save and a per-tap autosave
-    cannot overwrite each other's merge of the draft.
-    """
-    return _usable(_CODE_BY_ID_FOR_UPDATE if for_update else _CODE_BY_ID, code_id, now)
+def usable_code(code_id: int | None, now: datetime) -> CodeState:
+    """The code held in a respondent's session, checked again on every step (no lock:
+    its draft is written by compare-and-swap, see :func:`save_draft`)."""
+    return _usable(_CODE_BY_ID, code_id, now)
 
 
 def _usable(statement: Select[Any], code_id: int | None, now: datetime) -> CodeState:
@@ -209,13 +220,21 @@ def claim_draft(code: CodeState, now: datetime) -> str | None:
     if code.resume_digest is not None:
         return None
     token = secrets.token_urlsafe(24)
-    code.resume_digest = _token_digest(token)
-    code.draft = _started(code, now)
-    _execute(
-        _CLAIM_DRAFT,
-        {"code_id": code.id, "new_digest": code.resume_digest, "new_draft": code.draft},
-    )
+    digest, draft = _token_digest(token), _started(code, now)
+    if not _write(_CLAIM_DRAFT, code, {"new_digest": digest, "new_draft": draft}):
+        return None  # another browser opened the code at the same moment, and holds it
+    code.resume_digest, code.draft = digest, draft
     return token
+
+
+def _write(statement: Executable, code: CodeState, values: dict[str, object]) -> bool:
+    """Run a compare-and-swap write of ``code``'s row: True if the row was still as
+    read (same revision, still issued) and is now written, one revision on."""
+    parameters = {"code_id": code.id, "read_revision": code.revision, **values}
+    if _execute(statement, parameters).rowcount != 1:
+        return False
+    code.revision += 1
+    return True
 
 
 def may_see_answers(code: CodeState, token: str | None) -> bool:
@@ -328,9 +347,38 @@ def save_draft(
 ) -> Draft:
     """Merge answers into the server-side draft so a dropped connection loses nothing.
 
+    The row is written only if it is still as ``code`` was read (compare-and-swap on its
+    revision), so a save needs neither a row lock nor a transaction of its own: one
+    UPDATE, atomic by itself. If another request (a second tab, a per-tap autosave)
+    wrote the draft in between, the row is read again and these answers are merged
+    into what that request wrote; after ``SAVE_ATTEMPTS`` lost races,
+    :class:`DraftConflict`. ``code`` is left as written (or as read again).
+
     A code of an open link keeps its slot for ``hold`` from now (``respond/open_links``).
     """
-    questionnaire = questionnaire_of(code)
+    for _attempt in range(SAVE_ATTEMPTS):
+        data = _merged(code, answers, now, language, comment)
+        if code.open_link_id is not None and hold is not None:
+            values = {"new_draft": data, "held_until_new": now + hold}
+            written = _write(_SAVE_DRAFT_AND_HOLD, code, values)
+        else:
+            written = _write(_SAVE_DRAFT, code, {"new_draft": data})
+        if written:
+            code.draft = data
+            return Draft.of(code)
+        fresh = _usable(_CODE_BY_ID, code.id, now)  # CodeRefused if submitted meanwhile
+        vars(code).update(vars(fresh))
+    raise DraftConflict()
+
+
+def _merged(
+    code: CodeState,
+    answers: dict[str, int],
+    now: datetime,
+    language: str | None,
+    comment: str | None,
+) -> dict[str, Any]:
+    """The code's draft with ``answers`` merged in and the language and comment set."""
     data = _started(code, now)
     merged = dict(data.get("answers") or {})
     merged.update(answers)
@@ -338,16 +386,8 @@ def save_draft(
     if language:
         data["lang"] = language
     if comment is not None:
-        data["comment"] = clean_comment(comment, questionnaire.comment_max_length)
-    if code.open_link_id is not None and hold is not None:
-        _execute(
-            _SAVE_DRAFT_AND_HOLD,
-            {"code_id": code.id, "new_draft": data, "held_until_new": now + hold},
-        )
-    else:
-        _execute(_SAVE_DRAFT, {"code_id": code.id, "new_draft": data})
-    code.draft = data
-    return Draft.of(code)
+        data["comment"] = clean_comment(comment, questionnaire_of(code).comment_max_length)
+    return data
 
 
 def _started(code: AnsweringCode, now: datetime) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from survey_app.respond.code_entry_limits import TooManyLookUps, TooManyWrongCod
 from survey_app.respond.forms import CodeEntryForm, ConfirmForm
 from survey_app.respond.screens import item_views
 from survey_app.respond.services import CodeState
-from survey_app.transactions import reads_only_on_get
+from survey_app.transactions import reads_only_on_get, statements_stand_alone
 
 bp = Blueprint("respond", __name__)
 
@@ -79,10 +79,10 @@ def _leave_if_no_code() -> None:
         abort(redirect(url_for(target)))
 
 
-def _session_code(*, for_update: bool = False) -> CodeState:
-    """The code this browser is answering with (``for_update`` before changing its draft)."""
+def _session_code() -> CodeState:
+    """The code this browser is answering with."""
     _leave_if_no_code()
-    return services.usable_code(session.get(SESSION_CODE), _now(), for_update=for_update)
+    return services.usable_code(session.get(SESSION_CODE), _now())
 
 
 def _sees_answers(code: CodeState) -> bool:
@@ -115,6 +115,7 @@ def enter_code() -> ResponseReturnValue:
 
 
 @bp.route("/r/<string:typed>")
+@statements_stand_alone
 def open_link(typed: str) -> ResponseReturnValue:
     return _begin(_look_up(typed))
 
@@ -151,9 +152,9 @@ def _begin(code: CodeState) -> ResponseReturnValue:
 
 
 @bp.route("/start", methods=["GET", "POST"])
-@reads_only_on_get
+@statements_stand_alone
 def welcome() -> ResponseReturnValue:
-    code = _session_code(for_update=request.method == "POST")
+    code = _session_code()
     questionnaire, items, pages = _screens(code)
     draft = services.Draft.of(code)
     first_open = services.first_open_page(pages, draft)
@@ -177,9 +178,9 @@ def welcome() -> ResponseReturnValue:
 
 
 @bp.route("/q/<int:number>", methods=["GET", "POST"])
-@reads_only_on_get
+@statements_stand_alone
 def answer_page(number: int) -> ResponseReturnValue:
-    code = _session_code(for_update=request.method == "POST")
+    code = _session_code()
     questionnaire, _items, pages = _screens(code)
     if not 1 <= number <= len(pages):
         abort(404)
@@ -315,6 +316,11 @@ def submit() -> ResponseReturnValue:
     return _thank()
 
 
+@bp.errorhandler(services.DraftConflict)
+def draft_conflict(error: services.DraftConflict) -> ResponseReturnValue:
+    return render_template("errors.html", kind="conflict"), 409
+
+
 @bp.errorhandler(services.IncompleteResponse)
 def incomplete(error: services.IncompleteResponse) -> ResponseReturnValue:
     return redirect(url_for("respond.review"))
@@ -339,9 +345,10 @@ def thanks() -> ResponseReturnValue:
 
 
 @bp.route("/draft", methods=["POST"])
+@statements_stand_alone
 def autosave() -> ResponseReturnValue:
     """JavaScript enhancement: save each choice as it is made (JSON, CSRF header)."""
-    code = _session_code(for_update=True)
+    code = _session_code()
     payload = request.get_json(silent=True)  # bounded depth: see untrusted.BoundedJSONProvider
     if not isinstance(payload, dict) or not isinstance(payload.get("answers"), dict):
         abort(400)

@@ -115,7 +115,8 @@ def _post_submit(tab: Respondent, token: str) -> tuple[int, str]:
 
 def test_parallel_saves_of_one_draft_lose_nothing(live):
     """A page save and per-tap autosaves of the same draft, all at once: each merges
-    into what the others wrote (the row lock), none overwrites another's answers."""
+    into what the others wrote (compare-and-swap on the code's revision, read again
+    after a lost race), none overwrites another's answers."""
     app, new_code = live
     code = new_code()
     respondent, token = started_respondent(app, code)
@@ -140,10 +141,11 @@ def _expect_ok(reply) -> None:
     assert reply.status_code == 200, reply.status_code
 
 
-def test_page_views_read_without_a_transaction_and_saves_write_in_one(live):
-    """``reads_only_on_get``: a GET's SELECT runs in autocommit (no BEGIN/COMMIT round
-    trips); the connection goes back to the pool in its normal mode, so the next POST,
-    on the same pooled connection, writes inside a transaction again."""
+def test_screens_read_and_save_without_a_transaction_and_submit_in_one(live):
+    """``statements_stand_alone``: a screen's GET (its SELECT) and its POST (a SELECT
+    and one compare-and-swap UPDATE) run in autocommit, with no BEGIN/COMMIT round trips
+    and no row lock; the connection goes back to the pool in its normal mode, so the
+    submit, on the same pooled connection, writes inside a transaction again."""
     app, new_code = live
     respondent, _token = started_respondent(app, new_code())
     modes: list[tuple[str, bool]] = []
@@ -161,8 +163,13 @@ def test_page_views_read_without_a_transaction_and_saves_write_in_one(live):
         item = questionnaire_for("parent").items_for("parent")[0]
         saved = respondent.answer(1, {item.id: str(item.all_options()[0].code)})
         assert saved.status_code == 422  # one of five answered: the screen comes back
-        # The GET for the form's token, then the POST: the row locked and the draft saved.
-        assert modes == [("SELECT", True), ("SELECT", False), ("UPDATE", False)]
+        # The GET for the form's token, then the POST: the row read, the draft saved.
+        assert modes == [("SELECT", True), ("SELECT", True), ("UPDATE", True)]
+        modes.clear()
+        token = csrf_token(page.text)
+        assert respondent.client.post("/submit", data={"csrf_token": token}).status_code == 302
+        # Incomplete: the submit read the code with a row lock, in a transaction.
+        assert modes == [("SELECT", False)]
     finally:
         with app.app_context():
             event.remove(db.engine, "before_cursor_execute", _mode)
