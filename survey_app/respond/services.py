@@ -366,7 +366,7 @@ def save_draft(
         if written:
             code.draft = data
             return Draft.of(code)
-        fresh = _usable(_CODE_BY_ID, code.id, now)  # CodeRefused if submitted meanwhile
+        fresh = usable_code(code.id, now)  # CodeRefused if submitted meanwhile
         vars(code).update(vars(fresh))
     raise DraftConflict()
 
