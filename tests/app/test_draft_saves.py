@@ -67,9 +67,11 @@ def test_nothing_is_saved_to_a_code_submitted_meanwhile(app_ctx, issue):
 def test_of_two_browsers_opening_a_code_at_once_one_may_read_it(app_ctx, issue):
     typed = issue("parent")
     first, second = services.find_code(typed), services.find_code(typed)
-    assert services.claim_draft(first, NOW) is not None
+    token = services.claim_draft(first, NOW)
+    assert token is not None
     assert services.claim_draft(second, NOW) is None  # a visitor: may answer, not read
-    assert services.may_see_answers(services.usable_code(first.id, NOW), None) is False
+    # The stored claim is the first browser's: its token, and only it, reads the draft.
+    assert services.may_see_answers(services.usable_code(first.id, NOW), token) is True
 
 
 def test_a_save_losing_every_race_is_a_conflict(app_ctx, issue, monkeypatch):
