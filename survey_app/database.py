@@ -17,8 +17,8 @@ PING_AFTER_IDLE_SECONDS = 2.0
 
 
 def configure_engine(engine: Engine) -> None:
-    """For PostgreSQL: no server-side prepared statements (see below). For SQLite:
-    enforce foreign keys and let SQLAlchemy own transactions.
+    """For PostgreSQL: a ping only for connections that sat idle (see below). For
+    SQLite: enforce foreign keys and let SQLAlchemy own transactions.
 
     pysqlite otherwise starts transactions lazily on its own, which breaks SAVEPOINTs
     (SQLAlchemy's documented recipe). Transactions begin IMMEDIATE: SQLite has one
@@ -28,15 +28,12 @@ def configure_engine(engine: Engine) -> None:
     wait its turn instead, as a row lock does on PostgreSQL, which needs nothing here.
     """
     if engine.dialect.name == "postgresql":
+        # psycopg prepares a statement at the server after its 5th run on a connection
+        # (its default, kept): the respondent's few statements then skip parsing and
+        # planning, a third of PostgreSQL's CPU per respondent (bench/README.md). It
+        # forgets them at a ROLLBACK, which the hot path no longer sends: its requests
+        # run in autocommit or end with one COMMIT (``transactions``).
         ping_idle_connections(engine)
-
-        @event.listens_for(engine, "connect")
-        def _no_server_side_prepare(dbapi_connection: Any, _record: Any) -> None:
-            # psycopg prepares a statement after 5 runs and forgets them all at every
-            # ROLLBACK (each read-only request ends with one): preparing then costs more
-            # than it saves. Statements are still cached, compiled, by SQLAlchemy.
-            dbapi_connection.prepare_threshold = None
-
         return
     if engine.dialect.name != "sqlite":
         return
