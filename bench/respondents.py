@@ -9,13 +9,14 @@ cores with the server and should cost it as little as possible.
 The walk, for the parent questionnaire at 5 items a screen::
 
     GET /r/<code> -302-> GET /start -link-> GET /q/1 -> POST /q/1 -302-> GET /q/2 ...
-    POST /q/3 -302-> GET /review -> POST /submit -302-> GET /thanks
+    POST /q/3 -302-> GET /review -> POST /thanks
 
-(11 requests; until 2026-12-02 the welcome screen was a form: POST /start -302-> GET
-/q/1, 12 requests. Both are followed, so older trees can still be measured.)
+(10 requests; until 2026-12-06 the review posted to /submit, which redirected to GET
+/thanks, 11 requests; until 2026-12-02 the welcome screen was a form too: POST /start
+-302-> GET /q/1, 12 requests. All are followed, so older trees can still be measured.)
 
-A respondent is *acknowledged* when, after its POST /submit was answered with a
-redirect, it got the thank-you page.
+A respondent is *acknowledged* when it got the thank-you page in the answer to its
+submit (or, on older trees, after the submit's redirect).
 """
 
 from __future__ import annotations
@@ -38,7 +39,13 @@ _BUTTON = re.compile(r"<button\b([^>]*)>", re.I)
 _ATTR = re.compile(r'([\w:-]+)="([^"]*)"')
 _NEXT_LINK = re.compile(r'<a\b[^>]*\brel="next"[^>]*\bhref="([^"]+)"', re.I)
 
+# The review's form posts to /thanks (to /submit before 2026-12-06).
+SUBMIT_PATHS = ("/submit", "/thanks")
 MAX_REQUESTS = 60  # per respondent: a walk that loops is a failure, not a hang
+
+
+def is_submit(method: str, path: str) -> bool:
+    return method == "POST" and path in SUBMIT_PATHS
 
 
 def _attrs(tag: str) -> dict[str, str]:
@@ -112,7 +119,7 @@ class Outcome:
     finished: float = 0.0
     requests: int = 0
     acknowledged: bool = False
-    # A POST /submit was sent but its answer never came (or was a 5xx): stored or not?
+    # The submit was sent but its answer never came (or was a 5xx): stored or not?
     submit_cut_off: bool = False
     result: str = "unfinished"  # acknowledged, code used, failed: <why>, unfinished
 
@@ -212,7 +219,7 @@ class Client:
                 in_flight = not isinstance(error, aiohttp.ClientConnectorError)
                 kind = "dropped" if in_flight else "refused"
                 self.stats.connection_errors[(method, endpoint(path), kind)] += 1
-                if path == "/submit" and in_flight:
+                if is_submit(method, path) and in_flight:
                     outcome.submit_cut_off = True
                 if not self.retry or time.monotonic() > self.give_up_at:
                     raise Stop(f"{method} {endpoint(path)}: {type(error).__name__}") from error
@@ -222,7 +229,7 @@ class Client:
             now = time.monotonic()
             self.stats.requests.append((now, endpoint(path), now - sent))
             self.stats.statuses[(method, endpoint(path), status)] += 1
-            if status >= 500 and path == "/submit":
+            if status >= 500 and is_submit(method, path):
                 outcome.submit_cut_off = True  # committed before failing? Unknown too.
             if status >= 500 and self.retry and attempt < 10 and now < self.give_up_at:
                 attempt += 1
@@ -241,11 +248,11 @@ class Client:
             while True:
                 status, body, redirect = await self._send(session, method, path, data, outcome)
                 if 300 <= status < 400 and redirect:
-                    submitted = submitted or (method == "POST" and path == "/submit")
+                    submitted = submitted or is_submit(method, path)
                     method, path, data = "GET", redirect, None
                     continue
                 if status == 200 and path == "/thanks":
-                    if not submitted:
+                    if not (submitted or is_submit(method, path)):
                         raise Stop("thank-you page without a submit")
                     outcome.acknowledged = True
                     outcome.result = "acknowledged"

@@ -32,6 +32,21 @@ def csrf_token(html: str) -> str:
     return match.group(1)
 
 
+_SUBMIT_FORM = re.compile(r'<form method="post" action="([^"]+)" id="submit-form">')
+
+
+def submit_action(html: str) -> str:
+    """Where the review's form posts (the thank-you page's address)."""
+    match = _SUBMIT_FORM.search(html)
+    assert match, "page has no submit form"
+    return match.group(1)
+
+
+def is_thank_you_page(reply) -> bool:
+    """The thank-you page itself, in the answer (not a redirect to it), in any language."""
+    return reply.status_code == 200 and '<h1 id="thanks">' in reply.text
+
+
 _START = re.compile(r'<a class="button primary" rel="next" href="([^"]+)"')
 
 
@@ -159,8 +174,10 @@ class Respondent:
         return self.client.post("/draft", data=payload, headers=headers, **kwargs)
 
     def submit(self):
+        """Press the review's Submit button."""
         page = self.client.get("/review")
-        return self.client.post("/submit", data={"csrf_token": csrf_token(page.text)})
+        data = {"csrf_token": csrf_token(page.text)}
+        return self.client.post(submit_action(page.text), data=data)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from analysis.pps import stratum_start
 from survey_app.extensions import db
 from survey_app.models import OneTimeCode, Response, Stratum
 from survey_app.plan import code_batches, lists
-from tests.app.conftest import Respondent, answer_everything
+from tests.app.conftest import Respondent, answer_everything, is_thank_you_page
 from tests.factories import make_campaign, make_plan, make_school
 
 NOW = datetime.now(UTC)
@@ -139,7 +139,7 @@ def test_a_deputy_answers_into_the_list_stratum(app, campaign, make_respondent):
     respondent.open(code)
     respondent.start()
     answer_everything(app, respondent, group="deputy")
-    assert respondent.submit().status_code == 302
+    assert is_thank_you_page(respondent.submit())
     response = db.session.scalars(select(Response).order_by(Response.id.desc())).first()
     assert (response.respondent_group, response.school_id) == ("deputy", None)
     assert db.session.get(Stratum, response.stratum_id).code == "list-deputy"

@@ -13,7 +13,7 @@ from survey_app.extensions import db
 from survey_app.models import OneTimeCode, OpenLink, Response, Stratum
 from survey_app.plan import open_links as staff_links
 from survey_app.respond import open_links
-from tests.app.conftest import Respondent, answer_everything, csrf_token
+from tests.app.conftest import Respondent, answer_everything, csrf_token, is_thank_you_page
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ def test_a_resident_answers_through_the_link_into_the_area_stratum(app, responde
     assert code.held_until is not None
     respondent.start()
     answer_everything(app, respondent, group="resident")
-    assert respondent.submit().status_code == 302
+    assert is_thank_you_page(respondent.submit())
     response = db.session.scalars(select(Response).order_by(Response.id.desc())).first()
     assert response.respondent_group == "resident"
     assert response.school_id is None

@@ -16,9 +16,11 @@ from tests.app.conftest import (
     count,
     csrf_token,
     first_option,
+    is_thank_you_page,
     items_of,
     screens,
     start_link,
+    submit_action,
 )
 
 
@@ -34,10 +36,10 @@ def test_whole_path_stores_one_anonymous_response(app, respondent, issue, campai
     review = respondent.client.get("/review")
     assert review.status_code == 200
     assert 'id="submit"' in review.text
+    assert submit_action(review.text) == "/thanks"  # the page it leads to, no redirect
     done = respondent.submit()
-    assert done.status_code == 302
-    assert done.location.endswith("/thanks")
-    assert respondent.client.get("/thanks").status_code == 200
+    assert is_thank_you_page(done)
+    assert respondent.client.get("/thanks").status_code == 200  # Back, Forward, a reopened tab
 
     (response,) = db.session.scalars(select(Response)).all()
     questionnaire = questionnaire_for("parent")
@@ -231,7 +233,7 @@ def test_another_device_may_continue_but_not_read_saved_answers(app, issue, make
     other.start()
     for number, page in enumerate(screens(app, "parent")[1:], start=2):
         assert other.answer(number, {i.id: first_option(i) for i in page}).status_code == 302
-    assert other.submit().location.endswith("/thanks")
+    assert is_thank_you_page(other.submit())
 
 
 def test_missing_answers_are_flagged_but_kept(app, respondent, issue):
@@ -263,14 +265,14 @@ def test_double_tapped_submit_stores_exactly_one_response(app, respondent, issue
     token = csrf_token(review.text)
     with respondent.client.session_transaction() as before:
         saved = dict(before)
-    first = respondent.client.post("/submit", data={"csrf_token": token})
+    first = respondent.client.post("/thanks", data={"csrf_token": token})
     # The second tap carries the cookie of before the first answer arrived.
     with respondent.client.session_transaction() as session:
         session.clear()
         session.update(saved)
-    second = respondent.client.post("/submit", data={"csrf_token": token})
-    assert first.location.endswith("/thanks")
-    assert second.location.endswith("/thanks")
+    second = respondent.client.post("/thanks", data={"csrf_token": token})
+    assert is_thank_you_page(first)
+    assert is_thank_you_page(second)
     assert count(Response) == 1
     assert count(Answer) == len(items_of("parent"))
 
@@ -283,7 +285,7 @@ def test_incomplete_questionnaire_cannot_be_submitted(app, respondent, issue):
     review = respondent.client.get("/review")
     assert 'id="submit"' not in review.text
     token = csrf_token(respondent.client.get("/q/1").text)
-    result = respondent.client.post("/submit", data={"csrf_token": token})
+    result = respondent.client.post("/thanks", data={"csrf_token": token})
     assert result.location.endswith("/review")
     assert count(Response) == 0
 
@@ -421,13 +423,24 @@ def test_autosave_rejects_a_body_that_is_not_an_object(respondent, issue):
     assert respondent.client.post("/draft", json=bad, headers=headers).status_code == 400
 
 
+def test_a_review_page_served_before_the_change_still_submits(app, respondent, issue):
+    """Until 2026-12-06 the review's form posted to /submit (then redirected to the
+    thank-you page): a page loaded before an upgrade still stores its response."""
+    respondent.open(issue("parent"))
+    respondent.start()
+    answer_everything(app, respondent)
+    token = csrf_token(respondent.client.get("/review").text)
+    assert is_thank_you_page(respondent.client.post("/submit", data={"csrf_token": token}))
+    assert count(Response) == 1
+
+
 def test_a_late_second_submit_shows_the_thank_you_page(app, respondent, issue):
     respondent.open(issue("parent"))
     respondent.start()
     answer_everything(app, respondent)
     token = csrf_token(respondent.client.get("/review").text)
-    assert respondent.client.post("/submit", data={"csrf_token": token}).status_code == 302
-    again = respondent.client.post("/submit", data={"csrf_token": token})
+    assert is_thank_you_page(respondent.client.post("/thanks", data={"csrf_token": token}))
+    again = respondent.client.post("/thanks", data={"csrf_token": token})  # Reload
     assert again.status_code == 302
     assert again.location.endswith("/thanks")
     assert count(Response) == 1
