@@ -29,12 +29,22 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app.json = BoundedJSONProvider(app)
 
-    from survey_app import cli, errors, i18n, log_redaction, security, transactions, untrusted
+    from survey_app import (
+        cli,
+        cookie_session,
+        errors,
+        i18n,
+        log_redaction,
+        security,
+        transactions,
+        untrusted,
+    )
     from survey_app.database import configure_engine
     from survey_app.extensions import csrf, db, migrate
     from survey_app.rate_limits import rate_limits
     from survey_app.respond.views import bp as respond_bp
 
+    cookie_session.init_app(app)
     db.init_app(app)
     transactions.init_app(app)
     with app.app_context():
