@@ -6,7 +6,8 @@
 Builds the app in this process with ``create_app`` (production settings, its own
 PostgreSQL database ``bench_profile``, Redis db 14 for the limiter, as load.py) and
 walks respondents through ``app.test_client()`` exactly as load.py's phones do. A
-SQLAlchemy ``before_cursor_execute`` listener counts statements, a wrapper on
+wrapper on psycopg's ``Cursor.execute`` counts statements (the respondent's run on the
+cursor without SQLAlchemy's events: ``survey_app/respond/statements.py``), one on
 ``redis.Redis.execute_command`` counts rate-limiter round trips, and
 ``time.process_time`` gives the CPU of each request (app and drivers, no HTTP server,
 no PostgreSQL server). ``--show-sql`` prints the statements of the first walk;
@@ -21,7 +22,7 @@ time on this shared machine, are the same from run to run: run
 and read the total on valgrind's last line (``I refs``). ``--pg-log FILE`` turns on
 ``log_statement = 'all'`` for this database only and prints, for one walk, every
 statement the PostgreSQL server received, read from its log (the driver's BEGIN, the
-pool's ping, COMMIT/ROLLBACK included, which the listener does not see).
+pool's ping, COMMIT/ROLLBACK included, which the wrapper does not see).
 """
 
 from __future__ import annotations
@@ -137,20 +138,20 @@ def main() -> int:
             statement = pg_sql.SQL("ALTER DATABASE {} SET log_statement = 'all'")
             connection.execute(statement.format(pg_sql.Identifier(args.database_name)))
 
+    import psycopg
     import redis
-    from sqlalchemy import event
 
     from survey_app import create_app
-    from survey_app.extensions import db
 
     app = create_app()
     counters = Counters()
+    executes = psycopg.Cursor.execute
 
-    with app.app_context():
+    def count_statement(self: psycopg.Cursor[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
+        counters.sql.append(" ".join(str(query).split()))
+        return executes(self, query, *args, **kwargs)
 
-        @event.listens_for(db.engine, "before_cursor_execute")
-        def _count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-            counters.sql.append(" ".join(statement.split()))
+    psycopg.Cursor.execute = count_statement  # type: ignore[method-assign]
 
     original = redis.Redis.execute_command
 

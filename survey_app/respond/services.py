@@ -9,23 +9,13 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Protocol, cast
 
-from sqlalchemy import (
-    CursorResult,
-    Executable,
-    Select,
-    Table,
-    TextClause,
-    bindparam,
-    insert,
-    select,
-    text,
-    update,
-)
+from sqlalchemy import Table, bindparam, insert, select, text, update
+from sqlalchemy.engine import Connection
 
 from questionnaires import Item, Questionnaire, load_version, published_for
 from survey_app.codes import code_digest, normalise_code
@@ -33,6 +23,7 @@ from survey_app.extensions import db
 from survey_app.models import Answer, Campaign, OneTimeCode, Response
 from survey_app.models.base import as_utc
 from survey_app.models.campaign import is_collecting
+from survey_app.respond.statements import Statement
 from survey_app.untrusted import clean_text
 
 COMMENT_FIELD = "comment"
@@ -101,11 +92,15 @@ _CODE_COLUMNS = (
     _campaign.c.opens_at,
     _campaign.c.closes_at,
 )
-# Built once; the lock, when asked for, is on the code's row only.
+# Built once, run on the DBAPI cursor (``statements``); the lock, when asked for, is on
+# the code's row only. A row of these is a CodeState, field for column.
 _CODE = select(*_CODE_COLUMNS).join_from(_code, _campaign, _code.c.campaign_id == _campaign.c.id)
-_CODE_BY_DIGEST = _CODE.where(_code.c.digest == bindparam("digest"))
-_CODE_BY_ID = _CODE.where(_code.c.id == bindparam("code_id"))
-_CODE_BY_ID_FOR_UPDATE = _CODE_BY_ID.with_for_update(of=_code)
+if [f.name for f in fields(CodeState)] != [c.name for c in _CODE.selected_columns]:
+    raise TypeError("CodeState's fields must be _CODE_COLUMNS, in order")
+_CODE_BY_DIGEST = Statement(_CODE.where(_code.c.digest == bindparam("digest")))
+_CODE_BY_ID_SELECT = _CODE.where(_code.c.id == bindparam("code_id"))
+_CODE_BY_ID = Statement(_CODE_BY_ID_SELECT)
+_CODE_BY_ID_FOR_UPDATE = Statement(_CODE_BY_ID_SELECT.with_for_update(of=_code))
 # The writes of the path, built once too (building a statement costs more than running
 # it): values come as parameters.
 _response = cast(Table, Response.__table__)
@@ -116,7 +111,7 @@ _NEW_DRAFT = bindparam("new_draft", type_=_code.c.draft.type)
 # still issued) is written, and the write moves the revision on. See save_draft.
 _AS_READ = (_THIS_CODE, _code.c.revision == bindparam("read_revision"), _code.c.status == "issued")
 _NEXT_REVISION = _code.c.revision + 1
-_CLAIM_DRAFT = (
+_CLAIM_DRAFT = Statement(
     update(_code)
     .where(*_AS_READ, _code.c.resume_digest.is_(None))
     .values(
@@ -125,23 +120,43 @@ _CLAIM_DRAFT = (
         revision=_NEXT_REVISION,
     )
 )
-_SAVE_DRAFT = update(_code).where(*_AS_READ).values(draft=_NEW_DRAFT, revision=_NEXT_REVISION)
-_SAVE_DRAFT_AND_HOLD = _SAVE_DRAFT.values(
-    held_until=bindparam("held_until_new", type_=_code.c.held_until.type)
+_SAVE_DRAFT_UPDATE = (
+    update(_code).where(*_AS_READ).values(draft=_NEW_DRAFT, revision=_NEXT_REVISION)
 )
-_USE_CODE = (
+_SAVE_DRAFT = Statement(_SAVE_DRAFT_UPDATE)
+_SAVE_DRAFT_AND_HOLD = Statement(
+    _SAVE_DRAFT_UPDATE.values(held_until=bindparam("held_until_new", type_=_code.c.held_until.type))
+)
+_USE_CODE = Statement(
     update(_code)
     .where(_THIS_CODE, _code.c.status == "issued")
     .values(status="used", draft=None, resume_digest=None, held_until=None, revision=_NEXT_REVISION)
 )
 # How often a save reads the draft again after another request wrote it in between.
 SAVE_ATTEMPTS = 5
-_INSERT_RESPONSE = insert(_response).returning(_response.c.id)
+_RESPONSE_COLUMNS = (
+    "campaign_id",
+    "respondent_group",
+    "school_id",
+    "stratum_id",
+    "reading_level",
+    "questionnaire_key",
+    "questionnaire_version",
+    "language",
+    "submitted_minute",
+    "duration_seconds",
+    "comment",
+)
+_INSERT_RESPONSE = Statement(
+    insert(_response)
+    .values({name: bindparam(name, type_=_response.c[name].type) for name in _RESPONSE_COLUMNS})
+    .returning(_response.c.id)
+)
 _ANSWER_COLUMNS = ("response_id", "item_id", "campaign_id", "value")
 
 
 @lru_cache(maxsize=32)
-def _insert_answers(n: int) -> TextClause:
+def _insert_answers(n: int) -> Statement:
     """One INSERT of ``n`` answer rows, its values as parameters ``value_0`` ...: one
     statement at the server (an executemany sends ``n``). Written as text: SQLAlchemy
     cannot cache the compiled form of a multi-row ``insert().values([...])``, and
@@ -151,19 +166,18 @@ def _insert_answers(n: int) -> TextClause:
         "(" + ", ".join(f":{name}_{row}" for name in _ANSWER_COLUMNS) + ")" for row in range(n)
     )
     # Only the table's own column names and row numbers go into the text.
-    return text(f"INSERT INTO {_answer.name} ({columns}) VALUES {rows}")  # noqa: S608
+    return Statement(text(f"INSERT INTO {_answer.name} ({columns}) VALUES {rows}"))  # noqa: S608
 
 
-def _execute(statement: Executable, parameters: Any = None) -> CursorResult[Any]:
-    """Run a Core statement on the request's connection: the Session's transaction
-    (and the request's one commit), without the ORM's execution layer, which these
-    statements do not need."""
-    return db.session.connection().execute(statement, parameters)
+def _connection() -> Connection:
+    """The request's connection: the Session's, so its transaction (and the request's one
+    commit) covers the path's statements."""
+    return db.session.connection()
 
 
-def _read_code(statement: Select[Any], parameters: dict[str, object]) -> CodeState | None:
-    row = _execute(statement, parameters).first()
-    return None if row is None else CodeState(**row._mapping)
+def _read_code(statement: Statement, parameters: dict[str, object]) -> CodeState | None:
+    rows = statement.rows(_connection(), parameters)
+    return CodeState(*rows[0]) if rows else None
 
 
 def find_code(typed: str) -> CodeState:
@@ -195,7 +209,7 @@ def usable_code(code_id: int | None, now: datetime) -> CodeState:
     return _usable(_CODE_BY_ID, code_id, now)
 
 
-def _usable(statement: Select[Any], code_id: int | None, now: datetime) -> CodeState:
+def _usable(statement: Statement, code_id: int | None, now: datetime) -> CodeState:
     if code_id is None:
         raise CodeRefused("unknown")
     code = _read_code(statement, {"code_id": code_id})
@@ -227,11 +241,11 @@ def claim_draft(code: CodeState, now: datetime) -> str | None:
     return token
 
 
-def _write(statement: Executable, code: CodeState, values: dict[str, object]) -> bool:
+def _write(statement: Statement, code: CodeState, values: dict[str, object]) -> bool:
     """Run a compare-and-swap write of ``code``'s row: True if the row was still as
     read (same revision, still issued) and is now written, one revision on."""
     parameters = {"code_id": code.id, "read_revision": code.revision, **values}
-    if _execute(statement, parameters).rowcount != 1:
+    if statement.rowcount(_connection(), parameters) != 1:
         return False
     code.revision += 1
     return True
@@ -427,12 +441,12 @@ def submit_response(code_id: int | None, now: datetime, language: str) -> int:
     missing = missing_items(items, draft)
     if missing:
         raise IncompleteResponse(missing)
-    if _execute(_USE_CODE, {"code_id": code.id}).rowcount != 1:
+    if _USE_CODE.rowcount(_connection(), {"code_id": code.id}) != 1:
         raise CodeRefused("used")
     started = datetime.fromisoformat(draft.started_at) if draft.started_at else None
     # Core statements: one INSERT of the response, one multi-row INSERT of its answers.
-    response_id = _execute(
-        _INSERT_RESPONSE,
+    ((response_id,),) = _INSERT_RESPONSE.rows(
+        _connection(),
         {
             "campaign_id": code.campaign_id,
             "respondent_group": code.respondent_group,
@@ -446,12 +460,12 @@ def submit_response(code_id: int | None, now: datetime, language: str) -> int:
             "duration_seconds": int((now - started).total_seconds()) if started else None,
             "comment": clean_text(draft.comment) or None,
         },
-    ).scalar_one()
+    )
     answers: dict[str, object] = {}
     for row, item in enumerate(items):
         answers[f"response_id_{row}"] = response_id
         answers[f"item_id_{row}"] = item.id
         answers[f"campaign_id_{row}"] = code.campaign_id
         answers[f"value_{row}"] = draft.answers[item.id]
-    _execute(_insert_answers(len(items)), answers)
+    _insert_answers(len(items)).rowcount(_connection(), answers)
     return int(response_id)

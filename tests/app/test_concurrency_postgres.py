@@ -11,9 +11,10 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 
+import psycopg
 import pytest
 from flask import Flask
-from sqlalchemy import delete, event, func, select
+from sqlalchemy import delete, func, select
 
 from questionnaires import questionnaire_for
 from survey_app.extensions import db
@@ -144,7 +145,7 @@ def _expect_ok(reply) -> None:
     assert reply.status_code == 200, reply.status_code
 
 
-def test_screens_read_and_save_without_a_transaction_and_submit_in_one(live):
+def test_screens_read_and_save_without_a_transaction_and_submit_in_one(live, monkeypatch):
     """``statements_stand_alone``: a screen's GET (its SELECT) and its POST (a SELECT
     and one compare-and-swap UPDATE) run in autocommit, with no BEGIN/COMMIT round trips
     and no row lock; the connection goes back to the pool in its normal mode, so the
@@ -152,27 +153,25 @@ def test_screens_read_and_save_without_a_transaction_and_submit_in_one(live):
     app, new_code = live
     respondent, _token = started_respondent(app, new_code())
     modes: list[tuple[str, bool]] = []
-    with app.app_context():
+    executes = psycopg.Cursor.execute
 
-        @event.listens_for(db.engine, "before_cursor_execute")
-        def _mode(conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-            modes.append((statement.split()[0], conn.connection.dbapi_connection.autocommit))
+    def execute(cursor, query, *args, **kwargs):  # type: ignore[no-untyped-def]
+        # On the driver's cursor: the path's statements bypass SQLAlchemy's events.
+        modes.append((str(query).split()[0], cursor.connection.autocommit))
+        return executes(cursor, query, *args, **kwargs)
 
-    try:
-        page = respondent.client.get("/q/1")
-        assert page.status_code == 200
-        assert modes == [("SELECT", True)]
-        modes.clear()
-        item = questionnaire_for("parent").items_for("parent")[0]
-        saved = respondent.answer(1, {item.id: str(item.all_options()[0].code)})
-        assert saved.status_code == 422  # one of five answered: the screen comes back
-        # The GET for the form's token, then the POST: the row read, the draft saved.
-        assert modes == [("SELECT", True), ("SELECT", True), ("UPDATE", True)]
-        modes.clear()
-        token = csrf_token(page.text)
-        assert respondent.client.post("/thanks", data={"csrf_token": token}).status_code == 302
-        # Incomplete: the submit read the code with a row lock, in a transaction.
-        assert modes == [("SELECT", False)]
-    finally:
-        with app.app_context():
-            event.remove(db.engine, "before_cursor_execute", _mode)
+    monkeypatch.setattr(psycopg.Cursor, "execute", execute)
+    page = respondent.client.get("/q/1")
+    assert page.status_code == 200
+    assert modes == [("SELECT", True)]
+    modes.clear()
+    item = questionnaire_for("parent").items_for("parent")[0]
+    saved = respondent.answer(1, {item.id: str(item.all_options()[0].code)})
+    assert saved.status_code == 422  # one of five answered: the screen comes back
+    # The GET for the form's token, then the POST: the row read, the draft saved.
+    assert modes == [("SELECT", True), ("SELECT", True), ("UPDATE", True)]
+    modes.clear()
+    token = csrf_token(page.text)
+    assert respondent.client.post("/thanks", data={"csrf_token": token}).status_code == 302
+    # Incomplete: the submit read the code with a row lock, in a transaction.
+    assert modes == [("SELECT", False)]
