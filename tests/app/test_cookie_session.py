@@ -54,3 +54,34 @@ def test_a_new_key_takes_effect_at_once_and_the_old_one_can_stay_as_fallback():
     app.config["SECRET_KEY_FALLBACKS"] = ["old" * 11]
     assert _read(app, signed_before) == "7"
     assert _read(app, _cookie(app)) == "7"
+
+
+def test_an_unchanged_session_writes_no_cookie_and_says_it_varies():
+    app = _app(CookieSessions())
+    client = app.test_client()
+    client.post("/set")
+    reply = client.get("/get")
+    assert "Set-Cookie" not in reply.headers
+    assert reply.headers["Vary"] == "Cookie"
+
+
+def test_a_changed_session_is_written():
+    app = _app(CookieSessions())
+    client = app.test_client()
+    reply = client.post("/set")
+    assert "session=" in reply.headers["Set-Cookie"]
+    assert reply.headers["Vary"] == "Cookie"
+
+
+def test_a_permanent_session_is_still_refreshed_where_configured():
+    app = _app(CookieSessions())
+
+    @app.post("/keep")
+    def keep() -> str:
+        session.permanent = True
+        return "kept"
+
+    app.config["SESSION_REFRESH_EACH_REQUEST"] = True
+    client = app.test_client()
+    client.post("/keep")
+    assert "session=" in client.get("/get").headers["Set-Cookie"]
