@@ -484,6 +484,7 @@ def test_the_version_started_is_the_version_stored(app, respondent, issue, monke
     # A version 2 is published while the respondent is half-way through.
     newer = dataclasses.replace(started, version=started.version + 1)
     monkeypatch.setattr(services, "published_for", lambda *args: newer)
+    monkeypatch.setattr(services, "_newest", {})  # as PUBLISHED_RECHECK_SECONDS later
     answer_everything(app, respondent)
     respondent.submit()
     assert db.session.scalars(select(Response)).one().questionnaire_version == started.version
@@ -518,3 +519,28 @@ def test_reading_a_screen_leaves_the_session_cookie_alone(respondent, issue):
         reply = respondent.client.get(path)
         assert reply.status_code == 200
         assert ("Set-Cookie" in reply.headers) == changes_session, path
+
+
+def test_a_new_publication_reaches_new_codes_within_the_recheck_time(monkeypatch):
+    """The newest published version is looked up once per few seconds per worker, not
+    for every code opened (``services.PUBLISHED_RECHECK_SECONDS``)."""
+    from survey_app.respond import services
+
+    looked_up: list[str] = []
+    versions = iter([questionnaire_for("parent"), questionnaire_for("teacher")])
+
+    def published_for(group, reading_level=None):
+        looked_up.append(group)
+        return next(versions)
+
+    clock = [1000.0]
+    monkeypatch.setattr(services, "published_for", published_for)
+    monkeypatch.setattr(services.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(services, "_newest", {})
+    first = services._newest_published("parent", None)
+    clock[0] += services.PUBLISHED_RECHECK_SECONDS - 0.1
+    assert services._newest_published("parent", None) is first
+    assert looked_up == ["parent"]
+    clock[0] += 0.2
+    assert services._newest_published("parent", None) is not first  # read again
+    assert looked_up == ["parent", "parent"]
