@@ -282,9 +282,10 @@ def questionnaire_of(code: AnsweringCode) -> Questionnaire:
     return _newest_published(code.respondent_group, code.reading_level)
 
 
-# A version published while the app runs reaches each worker within this many seconds:
-# finding the newest one reads the directory, the lock and every file's status (a few
-# hundred µs), once for every respondent who opens a code, not once a publication.
+# A version published while the app runs reaches each worker within this many seconds.
+# Finding the newest one reads the directory, the lock and every file's status (a few
+# hundred µs); without this it was done for every code opened, though versions are
+# published a few times a year.
 PUBLISHED_RECHECK_SECONDS = 5.0
 _newest: dict[tuple[str, str | None], tuple[float, Questionnaire]] = {}
 
