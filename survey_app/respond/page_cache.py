@@ -41,25 +41,23 @@ def hole(name: str) -> Markup:
 
 def render(
     template: str,
-    questionnaire: Questionnaire,
+    questionnaire: Questionnaire | None,
     key: Hashable,
     holes: Mapping[str, str],
     **context: Any,
 ) -> str:
     """``template`` as ``render_template`` would give it with ``holes`` filled in
-    (values are markup: escape text first)."""
+    (values are markup: escape text first). A page of no questionnaire (the thank-you
+    page) passes None: it is laid out once per language."""
     layouts: OrderedDict[Hashable, list[str]] = current_app.extensions.setdefault(
         "respond_page_layouts", OrderedDict()
     )
-    full_key = (
-        template,
-        str(get_locale()),
-        request.script_root,
-        questionnaire.key,
-        questionnaire.version,
-        questionnaire.content_hash,
-        key,
+    identity = (
+        (questionnaire.key, questionnaire.version, questionnaire.content_hash)
+        if questionnaire is not None
+        else None
     )
+    full_key = (template, str(get_locale()), request.script_root, identity, key)
     pieces = layouts.get(full_key)
     if pieces is None:
         html = render_template(template, hole=hole, questionnaire=questionnaire, **context)

@@ -340,14 +340,14 @@ def _thank() -> ResponseReturnValue:
         answered = [i for i in session.get(SESSION_ANSWERED, []) if isinstance(i, int)]
         session[SESSION_ANSWERED] = sorted({*answered, link})[-20:]
     session["submitted"] = True
-    return render_template("respond/thanks.html")
+    return page_cache.render("respond/thanks.html", None, (), {})
 
 
 @bp.route("/thanks", methods=["GET"])
 def thanks() -> ResponseReturnValue:
     if not session.get("submitted"):
         return redirect(url_for("respond.enter_code"))
-    return render_template("respond/thanks.html")
+    return page_cache.render("respond/thanks.html", None, (), {})
 
 
 @bp.route("/draft", methods=["POST"])

@@ -75,6 +75,12 @@ def test_every_state_of_every_page_equals_a_fresh_render(app, issue):
     for client in (owner.client, visitor.client, owner.client):
         for path in ("/start", "/q/1", f"/q/{last}", "/review"):
             _look(app, client, path)
+    # The thank-you page: the submit's answer, then the page on its own in each language.
+    done = owner.submit()
+    assert done.status_code == 200
+    _same_as_fresh(app, owner.client, "/thanks", done.text)
+    for language in app.config["LANGUAGES"]:
+        _look(app, owner.client, f"/thanks?lang={language}")
 
 
 def test_each_phone_gets_its_own_csrf_token_and_choices(app, issue):
