@@ -89,8 +89,11 @@ class Statement:
         try:
             cursor.execute(compiled.sql, sent)
         except dialect.loaded_dbapi.Error as error:
-            cursor.close()
-            raise _translated(connection, compiled.sql, error, dbapi_connection, cursor) from error
+            try:  # the driver's verdict on the connection, with the cursor still open
+                translated = _translated(connection, compiled.sql, error, dbapi_connection, cursor)
+            finally:
+                cursor.close()
+            raise translated from error
         return cursor, compiled
 
     def rows(self, connection: Connection, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:

@@ -340,13 +340,18 @@ def _thank() -> ResponseReturnValue:
         answered = [i for i in session.get(SESSION_ANSWERED, []) if isinstance(i, int)]
         session[SESSION_ANSWERED] = sorted({*answered, link})[-20:]
     session["submitted"] = True
-    return page_cache.render("respond/thanks.html", None, (), {})
+    return _thank_you_page()
 
 
 @bp.route("/thanks", methods=["GET"])
 def thanks() -> ResponseReturnValue:
     if not session.get("submitted"):
         return redirect(url_for("respond.enter_code"))
+    return _thank_you_page()
+
+
+def _thank_you_page() -> str:
+    """The same for everyone in a language: laid out once (``page_cache``)."""
     return page_cache.render("respond/thanks.html", None, (), {})
 
 
