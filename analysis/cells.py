@@ -31,17 +31,26 @@ def domain_df(
     cell_group: NDArray[np.intp],
     n_groups: int,
     present: FloatArray,
+    cell_psu: NDArray[np.intp] | None = None,
 ) -> FloatArray:
     """R's ``degf`` per (domain, column), (n_groups, m): the PSUs with a present cell
-    (``present`` (cells, m) non-zero) minus the strata of those PSUs."""
-    psu = design.unit_psu[cell_unit]
+    (``present`` (cells, m) non-zero) minus the strata of those PSUs.  ``cell_psu``: the
+    cells' PSUs when known (cells of PSUs rather than finest units)."""
+    psu = design.unit_psu[cell_unit] if cell_psu is None else cell_psu
     df = np.zeros((n_groups, present.shape[1]))
     for sign, codes, n_levels in (
         (1.0, psu, design.n_psu),
         (-1.0, design.psu_stratum[psu], design.n_strata),
     ):
-        by_group = _any_by(codes * n_groups + cell_group, present, n_levels * n_groups)
-        df += sign * by_group.reshape(n_levels, n_groups, present.shape[1]).sum(axis=0)
+        used, level = compact_cells(
+            codes.astype(np.int64) * n_groups + cell_group, n_levels * n_groups
+        )
+        by_level = _any_by(level, present, used.size)
+        to_group = sp.csr_matrix(
+            (np.ones(used.size), (used % n_groups, np.arange(used.size))),
+            shape=(n_groups, used.size),
+        )
+        df += sign * np.asarray(to_group @ by_level)
     return df
 
 

@@ -51,11 +51,15 @@ from analysis.design_caveats import (
     first_stage_fpc_caveat,
     first_stage_pps_caveat,
 )
+from analysis.levels import factorize
 from analysis.strata_variance import (
     LonelyPSUError,
     Stage,
+    stage_scale,
     stage_variance,
     stage_variance_cells,
+    stage_variance_diagonal,
+    unit_scale,
 )
 
 __all__ = [
@@ -91,14 +95,14 @@ def _codes(labels: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"missing values in {name}")
     if labels.dtype.kind == "O" and any(v is None for v in labels):
         raise ValueError(f"missing values in {name}")
-    uniques, codes = np.unique(labels, return_inverse=True)
-    return codes.astype(np.intp), uniques
+    uniques, codes = factorize(labels)
+    return codes, uniques
 
 
 def _pair_codes(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
     """Codes of the interaction outer × inner (R's ``interaction``), 0..K-1."""
     key = outer.astype(np.int64) * (int(inner.max()) + 1 if inner.size else 1) + inner
-    return np.unique(key, return_inverse=True)[1].astype(np.intp)
+    return factorize(key)[1]
 
 
 def _group_first(group: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
@@ -276,8 +280,9 @@ class SurveyDesign:
             psu_codes = _pair_codes(strata_codes, psu_raw)
         else:
             psu_codes = psu_raw
-            n_pairs = np.unique(_pair_codes(psu_codes, strata_codes)).size if n else 0
-            if n and n_pairs != int(psu_codes.max()) + 1:
+            n_psu = int(psu_codes.max()) + 1 if n else 0
+            first_stratum = _group_first(psu_codes, strata_codes, n_psu)
+            if n and np.any(first_stratum[psu_codes] != strata_codes):
                 raise ValueError(
                     "clusters are not nested in strata at top level; you may want nest=True"
                 )
@@ -498,6 +503,87 @@ class SurveyDesign:
         )
         v = _finish(stage_variance(np.asarray(to_psu @ z_unit), first), first.present)
         return v + _finish(stage_variance(z_unit, second), second.present, per_group=True)
+
+    def variance_diagonal(
+        self, totals: np.ndarray, units: np.ndarray, unit_present: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The diagonal of :meth:`variance_of_unit_totals` when only the distinct
+        ``units`` have non-zero totals ``totals`` (C,k): e.g. one domain's units.
+
+        Costs O(C·k) plus O(units), not O(units·k) nor a (k,k) product.
+        """
+        z = np.asarray(totals, dtype=float)
+        if z.ndim == 1:
+            z = z[:, None]
+        if self.n == 0:
+            return np.zeros(z.shape[1])
+        units = np.asarray(units, dtype=np.intp)
+        first, second = self._stages(unit_present)
+        if second is None:
+            return _finish(stage_variance_diagonal(z, units, first), first.present)
+        psu, to_psu = factorize(self.unit_psu[units])
+        psu_z = np.asarray(
+            sp.csr_matrix(
+                (np.ones(units.size), (to_psu, np.arange(units.size))),
+                shape=(psu.size, units.size),
+            )
+            @ z
+        )
+        v = _finish(stage_variance_diagonal(psu_z, psu, first), first.present)
+        v2 = stage_variance_diagonal(z, units, second)
+        return v + _finish(v2, second.present, per_group=True)
+
+    @property
+    def ssu_is_row(self) -> bool:
+        """Two-stage with every second-stage unit a single row (respondents in schools)."""
+        return self.two_stage and self.n_units == self.n
+
+    @cached_property
+    def row_stage2(self) -> tuple[np.ndarray, np.ndarray]:
+        """With :attr:`ssu_is_row`: each row's stage-2 factor (R's f·n/(n − 1)·extra of
+        its unit, 0 where the stage adds nothing) and its sum per PSU over all rows.
+
+        Taken with every PSU present: a PSU the domain does not reach has no score,
+        so its factor never matters (:meth:`variance_diagonal_of_rows`).
+        """
+        _, second = self._stages(None)
+        if second is None or not self.ssu_is_row:
+            raise ValueError("row_stage2 needs a two-stage design with one row per SSU")
+        scale, _, _ = stage_scale(second)
+        own = unit_scale(second, scale)[self.unit]
+        return own, np.bincount(self.psu, weights=own, minlength=self.n_psu)
+
+    def variance_diagonal_of_rows(
+        self,
+        psu_totals: np.ndarray,
+        psus: np.ndarray,
+        own_squares: np.ndarray,
+        own_totals: np.ndarray,
+        unit_present: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """:meth:`variance_diagonal` when every SSU is one row (:attr:`ssu_is_row`),
+        from per-PSU sums instead of one total per row.
+
+        ``psu_totals`` (C,k): the domain's score totals of the distinct PSUs ``psus``;
+        ``own_squares``/``own_totals`` (C,k): Σ_r s_r z_r² and Σ_r s_r z_r over the
+        PSU's rows, s_r = ``row_stage2[0]``.  Stage 2 within PSU i is then
+        Σ_r s_r (z_r − m_i)² = Σ s z² − 2 m_i Σ s z + m_i² Σ_i s (m_i the mean over all
+        n_i rows, 0 where R does not centre), without a (rows, k) table.
+        """
+        z = np.asarray(psu_totals, dtype=float)
+        if self.n == 0:
+            return np.zeros(z.shape[1])
+        psus = np.asarray(psus, dtype=np.intp)
+        first, second = self._stages(unit_present)
+        if second is None or not self.ssu_is_row:
+            raise ValueError("variance_diagonal_of_rows needs one row per second-stage unit")
+        v = _finish(stage_variance_diagonal(z, psus, first), first.present)
+        _, centre, n_ok = stage_scale(second)
+        sigma = self.row_stage2[1][psus]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(centre[psus][:, None], z / second.n_g[psus][:, None], 0.0)
+        v2 = own_squares - 2.0 * mean * own_totals + mean * mean * sigma[:, None]
+        return v + _finish((v2.sum(axis=0), n_ok), second.present, per_group=True)
 
     def variance_of_cells(
         self,

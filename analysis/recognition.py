@@ -13,7 +13,10 @@ becomes Satterthwaite's.
 Speed: rows are summed once into per-(unit, group) tables of weighted recognised and
 answered counts (:mod:`analysis.recognition_tables`); everything after that works on
 those tables (a few thousand rows), so a million responses take well under a
-second.  Post-stratified or raked designs (``analysis.weighting``) are residualised
+second.  Questionnaires with their own item columns (NaN in the others') and
+open-link respondents who are each a PSU cost no more than a dense layout: the
+scan skips each row's unasked columns and a variance visits the domain's units.
+Post-stratified or raked designs (``analysis.weighting``) are residualised
 on the tables as R's ``svyrecvar`` does on rows.
 
 Known differences from R: ``RecognitionRule(nchs=True)`` (the default) caps the
@@ -160,6 +163,7 @@ def evaluate_recognition(
     policy_weights: Mapping[Hashable, float] | None = None,
     parent_group: Hashable = "parent",
     separately_drawn: Sequence[Hashable] = (),
+    answers: AnswerPositions | None = None,
 ) -> RecognitionReport:
     """Evaluate the 85% rule on the whole survey.
 
@@ -168,7 +172,9 @@ def evaluate_recognition(
     ``item_areas``: the content area of each item.  ``policy_weights``: a_g per
     group code (non-negative, summing to 1; default :func:`default_policy_weights`).
     ``separately_drawn``: groups sampled from their own list, not through the schools
-    (zero covariance with the others, Satterthwaite df for θ).
+    (zero covariance with the others, Satterthwaite df for θ).  ``answers``:
+    ``AnswerPositions.find(recognised)``, for several calls on the same answers (by
+    group, by location, ...): the scan of the answer matrix is then done once.
     """
     rule = rule or RecognitionRule()
     x = np.asarray(recognised, dtype=np.float64)
@@ -185,7 +191,9 @@ def evaluate_recognition(
     area_levels, area_of_item = np.unique(np.asarray(item_areas), return_inverse=True)
     to_area = np.zeros((n_items, int(area_of_item.max()) + 1 if n_items else 0))
     to_area[np.arange(n_items), area_of_item] = 1.0
-    positions = AnswerPositions.find(x)
+    positions = AnswerPositions.find(x) if answers is None else answers
+    if positions.n_items != n_items or positions.span.shape != (design.n,):
+        raise ValueError("answers were found on another answer matrix")
     n_groups = len(group_levels)
     tables = DomainTables.build(design, g, n_groups, positions, to_area)
     labels = [lv.item() if isinstance(lv, np.generic) else lv for lv in group_levels]
@@ -340,5 +348,5 @@ def _county_score(
 def _df_of_groups(design: SurveyDesign, tables: DomainTables, mask: NDArray[np.bool_]) -> float:
     """R's degf of the subset of rows (with non-zero weight) in the chosen groups."""
     cells = mask[tables.cell_group] & (tables.weight != 0)
-    psu = np.unique(design.unit_psu[tables.cell_unit[cells]])
+    psu = np.unique(tables.cell_psu(design)[cells])
     return float(psu.shape[0] - np.unique(design.psu_stratum[psu]).shape[0])

@@ -159,3 +159,31 @@ def stage_variance(z: np.ndarray, stage: Stage) -> tuple[np.ndarray, int]:
         deviations[lonely_units] = z[lonely_units]
     weighted = deviations * unit_scale(stage, scale)[:, None]
     return deviations.T @ weighted, n_ok
+
+
+def stage_variance_diagonal(
+    z: np.ndarray, unit: np.ndarray, stage: Stage
+) -> tuple[np.ndarray, int]:
+    """The diagonal of :func:`stage_variance` from the totals of some units only.
+
+    z: (C,k) totals of the distinct units ``unit``; every other unit's total is 0 and
+    adds only its (scaled) squared distance to the group mean, summed per group, so
+    the cost follows the units with a total (a domain's), not all units.
+    """
+    groups = stage.n_g.size
+    group = stage.unit_group[unit]
+    scale, centre, n_ok = stage_scale(stage)
+    own = unit_scale(stage, scale)
+    to_group = sp.csr_matrix(
+        (np.ones(unit.size), (group, np.arange(unit.size))), shape=(groups, unit.size)
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(
+            centre[:, None], np.asarray(to_group @ z) / np.maximum(stage.n_g, 1)[:, None], 0.0
+        )
+    deviations = z - mean[group]
+    var = own[unit] @ (deviations * deviations)
+    without = np.ones(stage.unit_group.size, dtype=bool)
+    without[unit] = False
+    rest = np.bincount(stage.unit_group[without], weights=own[without], minlength=groups)
+    return var + rest @ (mean * mean), n_ok
