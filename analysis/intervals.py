@@ -31,7 +31,7 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import optimize, special, stats
+from scipy import special
 
 from analysis.design import SurveyDesign
 from analysis.estimators import domain_codes, mean
@@ -71,7 +71,19 @@ class ProportionInterval:
 
 
 def _t(q: float, df: float) -> float:
-    return float(stats.t.ppf(q, df)) if math.isfinite(df) else float(stats.norm.ppf(q))
+    return float(special.stdtrit(df, q)) if math.isfinite(df) else float(special.ndtri(q))
+
+
+def _t_upper(x: float, df: float) -> float:
+    """P(T > x) for Student's t with ``df`` (scipy's ``t.sf``, which is this call)."""
+    return float(special.stdtr(df, -x))
+
+
+def _t_density_at_zero(df: FloatArray) -> FloatArray:
+    """Student's t density at 0, Γ((df+1)/2) / (√(df π) Γ(df/2)), computed as scipy's
+    ``t.pdf`` computes it (``poch`` keeps the ratio of gammas exact at large df)."""
+    log_density = np.log(special.poch(0.5 * df, 0.5)) - 0.5 * (np.log(df) + np.log(np.pi))
+    return np.asarray(np.exp(log_density), dtype=np.float64)
 
 
 def _kg_factor(a: FloatArray, n: FloatArray, df: FloatArray) -> FloatArray:
@@ -80,7 +92,7 @@ def _kg_factor(a: FloatArray, n: FloatArray, df: FloatArray) -> FloatArray:
         factor = (special.stdtrit(n - 1, a) / special.stdtrit(df, a)) ** 2
     half = np.abs(a - 0.5) < 1e-9
     if half.any():
-        factor[half] = (stats.t.pdf(0, df[half]) / stats.t.pdf(0, n[half] - 1)) ** 2
+        factor[half] = (_t_density_at_zero(df[half]) / _t_density_at_zero(n[half] - 1)) ** 2
     return np.asarray(factor, dtype=np.float64)
 
 
@@ -253,29 +265,29 @@ def _interval(
     if method == "mean":
         low, high = p - t * se, p + t * se
         if has_t:
-            p_value = float(stats.t.sf((p - threshold) / se, df))  # type: ignore[operator]
+            p_value = _t_upper((p - threshold) / se, df)  # type: ignore[operator]
     elif method in ("logit", "xlogit"):
         eta, se_eta = math.log(p / q), se / (p * q)
         low, high = _expit(eta - t * se_eta), _expit(eta + t * se_eta)
         if has_t:
             stat = (eta - math.log(threshold / (1 - threshold))) / se_eta  # type: ignore[operator]
-            p_value = float(stats.t.sf(stat, df))
+            p_value = _t_upper(stat, df)
     elif method == "asin":
         eta, se_eta = math.asin(math.sqrt(p)), se / (2 * math.sqrt(p * q))
         low = math.sin(max(eta - t * se_eta, 0.0)) ** 2
         high = math.sin(min(eta + t * se_eta, math.pi / 2)) ** 2
         if has_t:
             stat = (eta - math.asin(math.sqrt(threshold))) / se_eta  # type: ignore[arg-type]
-            p_value = float(stats.t.sf(stat, df))
+            p_value = _t_upper(stat, df)
     elif method == "wilson":
-        z = float(stats.norm.ppf(1 - alpha))
+        z = float(special.ndtri(1 - alpha))
         m = p * q / var
         centre = (p + z * z / (2 * m)) / (1 + z * z / m)
         half = z / (1 + z * z / m) * math.sqrt(p * q / m + z * z / (4 * m * m))
         low, high = centre - half, centre + half
         if has_t:
             stat = (p - threshold) / math.sqrt(threshold * (1 - threshold) / m)  # type: ignore[operator]
-            p_value = float(stats.norm.sf(stat))
+            p_value = float(special.ndtr(-stat))
     else:  # likelihood
         low, high, p_value = _likelihood(p, var, n, df, t, threshold if has_t else None)
     if threshold is not None and not has_t:
@@ -306,6 +318,8 @@ def _likelihood(
     target = unit * t * t
 
     def solve(lo: float, hi: float) -> float:
+        from scipy import optimize  # only this method needs it: no import at start-up
+
         return float(
             optimize.brentq(
                 lambda x: divergence(x) - target, lo, hi, xtol=1e-15, rtol=4 * np.finfo(float).eps
@@ -318,7 +332,7 @@ def _likelihood(
     p_value = math.nan
     if threshold is not None:
         signed = math.copysign(math.sqrt(divergence(threshold) / unit), p - threshold)
-        p_value = float(stats.t.sf(signed, df))
+        p_value = _t_upper(signed, df)
     return low, high, p_value
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from scipy.stats import norm
+from scipy.special import ndtri
 
 NATIONAL_SHARE = 0.0015  # 1.5‰ of the resident population
 PARENT_SHARE = 0.5  # parents at least half of the sample
@@ -79,7 +79,7 @@ def for_margin(
     if not 0 < margin < 1:
         raise SampleSizeError("--margin: a half-width between 0 and 1, e.g. 0.05")
     _check_common(deff, level, population)
-    z = float(norm.ppf(1 - (1 - level) / 2))
+    z = float(ndtri(1 - (1 - level) / 2))
     n0 = z**2 * p * (1 - p) / margin**2 * deff
     return SampleSize(n0, _corrected(n0, population), deff, z, population, "margin")
 
@@ -103,8 +103,8 @@ def for_test(
     if not 0.5 <= power < 1:
         raise SampleSizeError("--power: between 0.5 and 1")
     _check_common(deff, 0.95, population)
-    z_alpha = float(norm.ppf(1 - alpha))
-    z_power = float(norm.ppf(power))
+    z_alpha = float(ndtri(1 - alpha))
+    z_power = float(ndtri(power))
     spread = z_alpha * math.sqrt(p0 * (1 - p0)) + z_power * math.sqrt(p1 * (1 - p1))
     n0 = spread**2 / (p1 - p0) ** 2 * deff
     return SampleSize(n0, _corrected(n0, population), deff, z_alpha, population, "test")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -23,9 +24,15 @@ MIN_PASSWORD_LENGTH = 12
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _KEY = re.compile(CAMPAIGN_KEY_PATTERN)
 _hasher = PasswordHasher()
-# Verified when no account has the e-mail, so a wrong e-mail takes as long as a wrong
-# password and the answer time does not tell which accounts exist.
-_DUMMY_HASH = _hasher.hash("no account has this password")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified when no account has the e-mail, so a wrong e-mail takes as long as a
+    wrong password and the answer time does not tell which accounts exist. Made on the
+    first use, not at import: a hash costs a third of a second, and every command line
+    start imported it."""
+    return _hasher.hash("no account has this password")
 
 
 class AccountRefused(Exception):
@@ -89,7 +96,7 @@ def authenticate(email: str, password: str) -> User:
         login = ""  # cannot be an account's (NUL would not even reach PostgreSQL)
     user = db.session.scalar(select(User).where(User.email == login)) if login else None
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        _hasher.verify(user.password_hash if user else _dummy_hash(), password)
     except (VerificationError, InvalidHashError) as error:
         raise LoginRefused from error
     if user is None or not user.active:
