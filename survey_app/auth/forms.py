@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
+from survey_app.forms import StaffForm
 
-class LoginForm(FlaskForm):
+
+class LoginForm(StaffForm):
     email = EmailField(
         _l("E-mail"),
         validators=[DataRequired(), Length(max=254)],

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import DateField, FloatField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from survey_app.forms import StaffForm
 from survey_app.vocabulary import (
     GROUP_LABELS,
     RESPONDENT_GROUPS,
@@ -26,7 +26,7 @@ LANGUAGE_NAMES = {
 }
 
 
-class CampaignForm(FlaskForm):
+class CampaignForm(StaffForm):
     key = StringField(
         _l("Key"),
         validators=[DataRequired(), Length(max=40)],
@@ -69,7 +69,7 @@ for _group in RESPONDENT_GROUPS:
     )
 
 
-class DrawForm(FlaskForm):
+class DrawForm(StaffForm):
     """The seed; the schools per stratum are fields named ``n-<stratum>`` on the page."""
 
     seed = IntegerField(
@@ -82,7 +82,7 @@ class DrawForm(FlaskForm):
     )
 
 
-class IssueCodesForm(FlaskForm):
+class IssueCodesForm(StaffForm):
     language = SelectField(
         _l("Language of the slips"),
         choices=[SelectChoice(code, name) for code, name in LANGUAGE_NAMES.items()],
@@ -96,15 +96,15 @@ class IssueCodesForm(FlaskForm):
     )
 
 
-class RevokeCodeForm(FlaskForm):
+class RevokeCodeForm(StaffForm):
     code = StringField(_l("Code to revoke"), validators=[DataRequired(), Length(max=60)])
 
 
-class FrameUploadForm(FlaskForm):
+class FrameUploadForm(StaffForm):
     frame = FileField(_l("School frame (CSV or XLSX)"), validators=[FileRequired()])
 
 
-class ReplaceSchoolForm(FlaskForm):
+class ReplaceSchoolForm(StaffForm):
     """A drawn school that refused, after the freeze (``plan/changes.py``); the school's
     code comes from the row of the page it is posted from."""
 
@@ -119,7 +119,7 @@ class ReplaceSchoolForm(FlaskForm):
     )
 
 
-class CorrectPopulationForm(FlaskForm):
+class CorrectPopulationForm(StaffForm):
     """A corrected population M of one group at a school in the field, after the freeze."""
 
     school = StringField(validators=[DataRequired(), Length(max=20)])

@@ -79,6 +79,13 @@ def test_a_tokenless_sign_in_is_refused(client, supervisor):
     assert client.get("/staff/").status_code == 302
 
 
+@pytest.mark.parametrize("body", [0, [1, 2], "text", None, {"email": ["a", "b"]}])
+def test_a_json_body_that_is_not_a_form_is_refused_not_a_crash(client, supervisor, body):
+    token = csrf_token(client.get("/staff/login").text)
+    answer = client.post("/staff/login", json=body, headers={"X-CSRFToken": token})
+    assert answer.status_code == 400
+
+
 @pytest.mark.parametrize(
     ("next_page", "lands_on"),
     [
