@@ -36,10 +36,18 @@ PER_PROCESS_STORES = ("memory://",)
 
 def on_starting(server: Any) -> None:
     """Refuse several workers on a per-process rate-limit store: each worker would count
-    on its own, so the code-entry limits would allow workers × the configured rate."""
+    on its own, so the code-entry limits would allow workers × the configured rate. The
+    same for the report's jobs without Redis: a job's progress would be known only to
+    the worker that started it, and the next poll may reach another."""
     store = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     if server.cfg.workers > 1 and store.startswith(PER_PROCESS_STORES):
         raise SystemExit(
             f"gunicorn: {server.cfg.workers} workers need a shared rate-limit store: "
             "set RATELIMIT_STORAGE_URI=redis://HOST:6379 (or run one worker)"
+        )
+    if server.cfg.workers > 1 and not os.environ.get("JOBS_REDIS_URL"):
+        raise SystemExit(
+            f"gunicorn: {server.cfg.workers} workers need the report's jobs in Redis: "
+            "set JOBS_REDIS_URL=redis://HOST:6379/0 and run `flask report worker` "
+            "(or run one worker)"
         )

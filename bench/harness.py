@@ -154,6 +154,7 @@ def app_env(database_url: str, items_per_page: int) -> dict[str, str]:
         SECRET_KEY=secrets.token_urlsafe(32),
         DATABASE_URL=database_url,
         RATELIMIT_STORAGE_URI=REDIS_URL,
+        JOBS_REDIS_URL=REDIS_URL,  # several workers: the report's jobs in Redis (unused here)
         CODE_ENTRY_LIMIT=HIGH_LIMIT,
         CODE_FLOOD_LIMIT=HIGH_LIMIT,  # may be unknown to the app yet: then ignored
         ITEMS_PER_PAGE=str(items_per_page),

@@ -86,6 +86,9 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
             "REPORT_SIGNING_P12", os.path.join(instance_path, "signing.p12")
         ),
         "REPORT_SIGNING_PASSWORD": os.environ.get("REPORT_SIGNING_PASSWORD", ""),
+        # Where reports are made (results/report_jobs.py): RQ on this Redis, run by
+        # `flask report worker`; empty: a thread of the web process (one process only).
+        "JOBS_REDIS_URL": os.environ.get("JOBS_REDIS_URL", ""),
         # An open link's slot stays with a respondent this long after their last save;
         # past it, a full link gives the slot to someone else (respond/open_links.py).
         "OPEN_LINK_HOLD_MINUTES": int(os.environ.get("OPEN_LINK_HOLD_MINUTES", "60")),

@@ -11,6 +11,9 @@ from sqlalchemy import event, exc
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
+# An execution option of a transaction that only reads (``transactions.read_only``): on
+# SQLite it begins DEFERRED, taking no write lock however long it lasts.
+READ_ONLY = "survey_read_only"
 # A pooled connection unused for longer than this is checked with a round trip before it
 # is handed out (see ping_idle_connections).
 PING_AFTER_IDLE_SECONDS = 2.0
@@ -53,7 +56,10 @@ def configure_engine(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")  # a snapshot that waits for no writer
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def ping_idle_connections(engine: Engine, after_seconds: float = PING_AFTER_IDLE_SECONDS) -> None:

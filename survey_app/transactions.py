@@ -18,6 +18,7 @@ from typing import ParamSpec, TypeVar
 from flask import Flask, Response, request, session
 from sqlalchemy.engine import Engine
 
+from survey_app.database import READ_ONLY
 from survey_app.extensions import db
 
 P = ParamSpec("P")
@@ -101,6 +102,18 @@ def _statements_commit_themselves() -> None:
     bind = db.session.get_bind()
     if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
         db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
+def read_only() -> None:
+    """Begin the session's next transaction as one that only reads: on SQLite a plain
+    (deferred) BEGIN instead of BEGIN IMMEDIATE, so a long read (a report's evaluation
+    and layout, seconds) holds no write lock that respondents' saves would wait for.
+    Call it before the transaction's first statement, and end the transaction with a
+    rollback before writing. PostgreSQL needs nothing: its readers block no writer.
+    """
+    bind = db.session.get_bind()
+    if isinstance(bind, Engine) and bind.dialect.name == "sqlite":
+        db.session.connection(execution_options={READ_ONLY: True})
 
 
 @contextmanager

@@ -19,12 +19,11 @@ must suppress such cells; the database and its backups are kept from schools.
 
 Reading a million responses fast
 --------------------------------
-Analysis reads one campaign with two narrow, index-backed queries: ``response`` by
-``campaign_id`` (group, school, stratum as small integers/strings) and ``answer`` by its
-leading ``campaign_id`` column, streamed with a server-side cursor (``yield_per``) into
-numpy arrays and pivoted to a respondents × items matrix by integer indices; no ORM
-objects are built. Answers are small integers (0 = 不了解) in a long table so new
-questionnaire versions need no schema change.
+Answers are small integers (0 = 不了解) in a long table, so new questionnaire versions
+need no schema change. Each response also carries them packed, one byte per item
+(``answer_codes``, see ``survey_app/answer_codes.py``): analysis reads a campaign with
+one narrow, index-backed query of ``response`` by ``campaign_id`` straight into numpy
+arrays, and touches the long table only for responses without the packed form.
 """
 
 from __future__ import annotations
@@ -38,6 +37,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     SmallInteger,
     String,
     Text,
@@ -89,6 +89,9 @@ class Response(Base):
     submitted_minute: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     duration_seconds: Mapped[int | None] = mapped_column(Integer)
     comment: Mapped[str | None] = mapped_column(Text)
+    # The answers again, packed one byte per item of the version (``answer_codes.py``):
+    # what the analysis reads. NULL for responses stored before it existed.
+    answer_codes: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     answers: Mapped[list[Answer]] = relationship(
         back_populates="response", cascade="all, delete-orphan", foreign_keys="Answer.response_id"

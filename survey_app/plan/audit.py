@@ -23,12 +23,19 @@ def actor() -> str:
 
 
 def record(
-    campaign: Campaign, action: str, details: dict[str, Any], reason: str | None = None
+    campaign: Campaign,
+    action: str,
+    details: dict[str, Any],
+    reason: str | None = None,
+    *,
+    by: str | None = None,
 ) -> AuditEvent:
+    """Append an event; ``by`` names the actor where there is no request to tell (a
+    background job acting for a member of staff), else :func:`actor`."""
     event = AuditEvent(
         campaign_id=campaign.id,
         at=datetime.now(UTC),
-        actor=actor(),
+        actor=by or actor(),
         action=action,
         details=details,
         reason=reason,

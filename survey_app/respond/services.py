@@ -19,6 +19,7 @@ from sqlalchemy import Table, bindparam, insert, select, text, update
 from sqlalchemy.engine import Connection
 
 from questionnaires import Item, Questionnaire, load_version, published_for
+from survey_app import answer_codes
 from survey_app.codes import code_digest, normalise_code
 from survey_app.extensions import db
 from survey_app.models import Answer, Campaign, OneTimeCode, Response
@@ -147,6 +148,7 @@ _RESPONSE_COLUMNS = (
     "submitted_minute",
     "duration_seconds",
     "comment",
+    "answer_codes",
 )
 _INSERT_RESPONSE = Statement(
     insert(_response)
@@ -467,6 +469,7 @@ def submit_response(code_id: int | None, now: datetime, language: str) -> int:
     if _USE_CODE.rowcount(_connection(), {"code_id": code.id}) != 1:
         raise CodeRefused("used")
     started = datetime.fromisoformat(draft.started_at) if draft.started_at else None
+    answered = {item.id: draft.answers[item.id] for item in items}
     # Core statements: one INSERT of the response, one multi-row INSERT of its answers.
     ((response_id,),) = _INSERT_RESPONSE.rows(
         _connection(),
@@ -482,11 +485,12 @@ def submit_response(code_id: int | None, now: datetime, language: str) -> int:
             "submitted_minute": now.replace(second=0, microsecond=0),
             "duration_seconds": int((now - started).total_seconds()) if started else None,
             "comment": clean_text(draft.comment) or None,
+            "answer_codes": answer_codes.pack([item.id for item in questionnaire.items], answered),
         },
     )
     answers: dict[str, object] = {"response_id": response_id, "campaign_id": code.campaign_id}
-    for row, item in enumerate(items):
-        answers[f"item_id_{row}"] = item.id
-        answers[f"value_{row}"] = draft.answers[item.id]
+    for row, (item_id, value) in enumerate(answered.items()):
+        answers[f"item_id_{row}"] = item_id
+        answers[f"value_{row}"] = value
     _insert_answers(len(items)).rowcount(_connection(), answers)
     return int(response_id)

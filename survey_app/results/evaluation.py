@@ -25,6 +25,7 @@ from analysis.recognition import (
     default_policy_weights,
     evaluate_recognition,
 )
+from analysis.recognition_tables import AnswerPositions
 from survey_app.models import Campaign
 from survey_app.results.loader import CampaignData, load_campaign
 from survey_app.vocabulary import RESPONDENT_GROUPS
@@ -39,6 +40,7 @@ class Evaluation:
     campaign: Campaign
     data: CampaignData
     design: SurveyDesign  # built once: the breakdowns are domains of the same design
+    answers: AnswerPositions  # the answers scanned once, for the breakdowns too
     report: RecognitionReport | None  # None: a policy-weighted group has no response
     missing_groups: tuple[str, ...]
 
@@ -58,27 +60,35 @@ def evaluate_campaign(campaign: Campaign) -> Evaluation:
         weights = default_policy_weights(present)
     rule = RecognitionRule(threshold=campaign.threshold, verdict=campaign.verdict_rule)  # type: ignore[arg-type]
     design = design_of(data)
+    answers = AnswerPositions.find(data.recognised)
     report = evaluate_recognition(
         design,
         data.groups,
         data.recognised,
         data.item_areas,
         items=data.items,
+        answers=answers,
         rule=rule,
         policy_weights=weights if not missing else default_policy_weights(present),
         separately_drawn=data.separately_drawn,
     )
-    return Evaluation(campaign, data, design, report, missing)
+    return Evaluation(campaign, data, design, answers, report, missing)
 
 
 def design_of(data: CampaignData) -> SurveyDesign:
-    """R: ``svydesign(ids=~psu, strata=~stratum, weights=~w, fpc=~fpc)`` with
-    ``options(survey.lonely.psu="adjust")`` (a list or area stratum may hold one person)."""
+    """πps without replacement (Brewer) at the first stage, the respondents as the
+    second (``loader``'s docstring says why): R's ``svydesign(ids=~psu+resp,
+    strata=~stratum, weights=~w, fpc=~pi+f2, pps="brewer")`` with
+    ``options(survey.lonely.psu="adjust")`` (a list or area stratum may hold one
+    person). Each row is a second-stage unit of its own."""
     return SurveyDesign.from_arrays(
         weights=data.weights,
         strata=data.strata,
         cluster=data.psu,
-        fpc=data.fpc,
+        cluster2=np.arange(data.n),
+        fpc=data.pi,
+        fpc2=data.f2,
+        pps="brewer",
         lonely_psu="adjust",
     )
 
@@ -148,7 +158,10 @@ def evaluation_json(evaluation: Evaluation) -> dict[str, Any]:
         "design": {
             "strata": int(np.unique(evaluation.data.strata).size),
             "psu": int(np.unique(evaluation.data.psu).size),
-            "first_stage": "with replacement (no fpc for schools); lists with fpc N",
+            "first_stage": (
+                "PPS without replacement (Brewer), two stages: schools with pi,"
+                " respondents with m/M; lists with fpc m/N; open links without fpc"
+            ),
         },
         "caveats": [caveat.message for caveat in report.design_caveats],
     }

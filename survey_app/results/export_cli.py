@@ -23,8 +23,8 @@ from survey_app.transactions import committed
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
 def export(key: str, fmt: str, out: Path) -> None:
     """Write the campaign's anonymous responses (one row per weighted response: stratum,
-    school, group, questionnaire, version, weight, psu, fpc and the option code of each
-    item) as CSV, XLSX or SPSS .sav, or a zip that R reproduces the report from."""
+    school, group, questionnaire, version, weight, psu, pi, f2 and the option code of
+    each item) as CSV, XLSX or SPSS .sav, or a zip that R reproduces the report from."""
     campaign = db.session.scalar(select(Campaign).where(Campaign.key == key))
     if campaign is None:
         raise CommandError(f"no campaign with the key {key!r}")

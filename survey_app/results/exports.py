@@ -21,20 +21,26 @@ because they cannot be weighted are not in it), with the columns
     the primary sampling unit of the design: the school's code for schools' groups; for
     lists and open links each respondent is a unit of their own, labelled
     ``<stratum>-<n>`` (a running number of the export, not a response id);
-``fpc``
-    the finite-population correction of the first stage as R's ``svydesign(fpc=)``
-    takes it: N, the number of PSUs in the stratum (a list's size); empty where there is
-    none (schools are taken with replacement, open links have no frame): read it as
-    infinite;
+``pi``
+    the first-stage inclusion probability of the row's PSU, as R's
+    ``svydesign(fpc=~pi+f2, pps="brewer")`` takes it: the school's π (a substitute
+    carries the π of the school it replaced; 1 for a school taken with certainty); for
+    a list m/N (its respondents over the list's size); 1e-300 for an open link (no
+    frame: no finite-population correction, 1 − π is exactly 1);
+``f2``
+    the second-stage sampling fraction within the PSU: m/M, the group's respondents at
+    the school over its population there (the same m and M as the weight); 1 for lists
+    and open links (each respondent is a PSU of their own);
 
 then one column per item, ``<questionnaire>.<item id>``, holding the option code the
 respondent chose (0 = 不了解), empty where the item was not asked.
 
 What is not in any export: no code or anything derived from one, no response id (rows
-are sorted by their cell and answers, not by arrival), no time (not even the minute of
-submission), no comment (free text can name people), no language or duration. Keep the
-files with the same care as the database: a group of one per school (the principal)
-is identified by its school.
+are sorted by their cell and answers, not by arrival; a PSU's rows are together, in
+stratum and PSU order, as R's ``svydesign`` pairs each PSU with its π), no time (not
+even the minute of submission), no comment (free text can name people), no language or
+duration. Keep the files with the same care as the database: a group of one per school
+(the principal) is identified by its school.
 
 In CSV, text that a spreadsheet would take for a formula (starting with ``=``, ``+``,
 ``-``, ``@``) gets a leading ``'``; in XLSX every text cell is stored as text.
@@ -47,7 +53,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 import os
 import tempfile
 from collections import Counter
@@ -64,7 +69,17 @@ from survey_app.results.evaluation import (
 )
 from survey_app.results.loader import CampaignData, load_campaign
 
-FIXED_COLUMNS = ("stratum", "school", "group", "questionnaire", "version", "weight", "psu", "fpc")
+FIXED_COLUMNS = (
+    "stratum",
+    "school",
+    "group",
+    "questionnaire",
+    "version",
+    "weight",
+    "psu",
+    "pi",
+    "f2",
+)
 FORMATS = ("csv", "xlsx", "sav", "bundle")
 LANGUAGE = "zh_Hans"  # labels in the files
 XLSX_MAX_ROWS = 1_048_575  # Excel's sheet, less the header
@@ -82,7 +97,8 @@ FIXED_LABELS = {
     "version": "问卷版本 (questionnaire version)",
     "weight": "最终分析权重 (final analysis weight)",
     "psu": "初级抽样单位 (primary sampling unit)",
-    "fpc": "有限总体校正：层内初级抽样单位数 N，空 = 无 (fpc: PSUs in the stratum)",
+    "pi": "初级抽样单位的入样概率 π (pi: first-stage inclusion probability of the PSU)",
+    "f2": "第二阶段抽样比 m/M (f2: second-stage sampling fraction within the PSU)",
 }
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -167,14 +183,16 @@ def export_table(campaign: Campaign, data: CampaignData | None = None) -> Export
                 str(data.questionnaires[index]),
                 int(data.versions[index]),
                 float(data.weights[index]),
-                float(data.fpc[index]),
+                float(data.pi[index]),
+                float(data.f2[index]),
                 tuple(int(c) for c in data.codes[index]),
             )
         )
-    unsorted.sort(key=lambda r: (r[0], r[1], r[2], r[3], r[4], r[7]))  # not arrival order
+    # Not arrival order; by stratum and school first, so that a PSU's rows are together.
+    unsorted.sort(key=lambda r: (r[0], r[1], r[2], r[3], r[4], r[8]))
     rows: list[tuple[Cell, ...]] = []
     numbered: Counter[str] = Counter()
-    for stratum, school, group, key, version, weight, fpc, answered in unsorted:
+    for stratum, school, group, key, version, weight, pi, f2, answered in unsorted:
         if school:
             psu = school
         else:
@@ -189,7 +207,8 @@ def export_table(campaign: Campaign, data: CampaignData | None = None) -> Export
                 version,
                 weight,
                 psu,
-                _fpc_cell(fpc),
+                _fraction_cell(pi),
+                _fraction_cell(f2),
                 *(None if code < 0 else code for code in answered),
             )
         )
@@ -204,10 +223,9 @@ def export_table(campaign: Campaign, data: CampaignData | None = None) -> Export
     )
 
 
-def _fpc_cell(fpc: float) -> Cell:
-    if not math.isfinite(fpc):
-        return None
-    return int(fpc) if fpc.is_integer() else fpc
+def _fraction_cell(fraction: float) -> Cell:
+    """1 (a certainty, a census) as the integer 1, any other fraction as it is."""
+    return 1 if fraction == 1 else fraction
 
 
 def _item_infos(data: CampaignData) -> tuple[ItemInfo, ...]:
@@ -298,12 +316,12 @@ def sav_bytes(table: ExportTable) -> bytes:
     frame = pd.DataFrame.from_records(table.rows, columns=list(table.columns))
     for name in ("stratum", "school", "group", "questionnaire", "psu"):
         frame[name] = frame[name].fillna("").astype(object)
-    numeric = ["version", "weight", "fpc", *(info.column for info in table.items)]
+    numeric = ["version", "weight", "pi", "f2", *(info.column for info in table.items)]
     for name in numeric:
         frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
     labels = {name: FIXED_LABELS[name] for name in FIXED_COLUMNS}
     labels |= {info.column: info.text for info in table.items}
-    formats = {"version": "F4.0", "weight": "F18.6", "fpc": "F10.0"}
+    formats = {"version": "F4.0", "weight": "F18.6", "pi": "F12.10", "f2": "F12.10"}
     formats |= {info.column: "F2.0" for info in table.items}
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "data.sav")

@@ -1,5 +1,6 @@
 """Words of the results in the staff's language: verdicts, why responses were set
-aside, and the question of each item (pages and the report alike)."""
+aside, the design's caveats, and the question of each item (pages and the report
+alike)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from functools import lru_cache
 
 from flask_babel import lazy_gettext as _l
 
+from analysis.design_caveats import DesignCaveat
 from questionnaires import Questionnaire, load_version
 
 VERDICT_LABELS = {
@@ -20,6 +22,31 @@ SET_ASIDE_LABELS = {
     "group_not_planned_at_school": _l("from groups not planned at their school"),
     "not_in_plan": _l("outside any list or open link"),
 }
+
+# ``analysis.design_caveats`` by code (its ``message`` is the command line's English);
+# ``%(share)s`` is the caveat's largest fraction as a percentage.
+CAVEAT_LABELS = {
+    "fpc_first_stage_only": _l(
+        "Design caveat: a finite population correction is applied at the first stage "
+        "without a second stage while up to %(share)s of the sampling units of a stratum "
+        "are sampled: the variances and intervals are understated (to zero for a census "
+        "of schools)."
+    ),
+    "pps_first_stage_only": _l(
+        "Design caveat: schools were drawn with probability proportional to size and the "
+        "variance has no second stage while a school's inclusion probability reaches "
+        "%(share)s: the variances and intervals leave out that share of each school's "
+        "within-school variance (all of it for a school drawn with certainty)."
+    ),
+}
+
+
+def caveat_text(caveat: DesignCaveat) -> str:
+    """The caveat in the current language (a code not listed here: its English)."""
+    label = CAVEAT_LABELS.get(caveat.code)
+    if label is None:
+        return caveat.message
+    return str(label) % {"share": f"{caveat.largest_fraction:.0%}"}
 
 
 @lru_cache(maxsize=64)

@@ -10,14 +10,15 @@ reported county-wide only.
 
 from __future__ import annotations
 
-import statistics
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select
 
+from analysis.design_caveats import DesignCaveat
 from analysis.recognition import RecognitionRule, evaluate_recognition
 from survey_app.extensions import db
 from survey_app.models import AuditEvent, Campaign, Response
@@ -28,6 +29,7 @@ from survey_app.results.evaluation import (
     evaluation_json,
     rate_json,
 )
+from survey_app.results.loader import CampaignData
 from survey_app.vocabulary import LOCATIONS, RESPONDENT_GROUPS, SCHOOL_LEVELS
 
 OUTSIDE_SCHOOLS = "outside_schools"
@@ -51,6 +53,9 @@ class ResultsPage:
     durations: list[dict[str, Any]]  # per group: responses, median minutes
     items: tuple[str, ...]
     item_versions: tuple[tuple[str, int], ...]
+    # The design's caveats as codes and figures (``found["caveats"]`` holds their
+    # English), for the pages to say in the reader's language (``labels.caveat_text``).
+    caveats: tuple[DesignCaveat, ...] = ()
 
 
 def _breakdown(
@@ -71,6 +76,7 @@ def _breakdown(
         data.recognised,
         data.item_areas,
         items=data.items,
+        answers=evaluation.answers,
         rule=rule,
         policy_weights={label: 1.0 / len(present) for label in present},
     )
@@ -81,37 +87,38 @@ def _breakdown(
     ]
 
 
-def _durations(campaign: Campaign) -> list[dict[str, Any]]:
-    """Completion time per group: how long respondents took (minutes, median)."""
-    rows = db.session.execute(
-        select(Response.respondent_group, Response.duration_seconds).where(
-            Response.campaign_id == campaign.id, Response.duration_seconds.is_not(None)
-        )
-    ).all()
-    by_group: dict[str, list[int]] = {}
-    for group, seconds in rows:
-        if seconds is not None:
-            by_group.setdefault(group, []).append(int(seconds))
-    return [
-        {
-            "group": group,
-            "responses": len(by_group[group]),
-            "median_minutes": statistics.median(by_group[group]) / 60,
-        }
-        for group in RESPONDENT_GROUPS
-        if group in by_group
-    ]
+def _durations(data: CampaignData) -> list[dict[str, Any]]:
+    """Completion time per group of the responses analysed: how long respondents took
+    from opening their code to submitting (minutes, median)."""
+    found = []
+    for group in RESPONDENT_GROUPS:
+        seconds = data.durations[data.groups == group]
+        seconds = seconds[~np.isnan(seconds)]
+        if seconds.size:
+            found.append(
+                {
+                    "group": group,
+                    "responses": int(seconds.size),
+                    "median_minutes": float(np.median(seconds)) / 60,
+                }
+            )
+    return found
 
 
-def build_page(campaign: Campaign) -> ResultsPage:
+def build_page(campaign: Campaign, progress: Callable[[str], None] | None = None) -> ResultsPage:
+    """The page's figures; ``progress`` (the report's job) is told ``computing`` once
+    the responses are loaded and evaluated, when the breakdowns begin."""
     evaluation = evaluate_campaign(campaign)
+    if progress is not None:
+        progress("computing")
     return ResultsPage(
         found=evaluation_json(evaluation),
         by_location=_breakdown(evaluation, evaluation.data.locations, LOCATIONS),
         by_school_level=_breakdown(evaluation, evaluation.data.school_levels, SCHOOL_LEVELS),
-        durations=_durations(campaign),
+        durations=_durations(evaluation.data),
         items=evaluation.data.items,
         item_versions=evaluation.data.item_versions,
+        caveats=evaluation.report.design_caveats if evaluation.report else (),
     )
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -46,6 +46,8 @@ PUBLIC_ID_BYTES = 16
 MAX_PUBLIC_ID = 64  # a longer one names no report (and is not looked up)
 ISSUED = "report_issued"
 DOWNLOADED = "report_downloaded"
+# Told the stage a report's making has reached (report_jobs shows it on the progress page).
+Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,27 @@ def sha256_hex(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-def issue_report(
+@dataclass(frozen=True)
+class PreparedReport:
+    """A report evaluated, laid out and signed, not yet stored (``store_report``)."""
+
+    public_id: str
+    issued_at: datetime
+    issued_by: str
+    evaluation: dict[str, Any]
+    pdf: bytes
+
+
+def issue_report(campaign: Campaign, key: SigningKey, **options: Any) -> CertificationReport:
+    """Evaluate, lay out, sign and store a report (``prepare_report``, whose keyword
+    arguments these are, then ``store_report``); the issue goes to the audit log.
+
+    Raises ``NoResponses`` (nothing to evaluate) and ``SigningKeyMissing``.
+    """
+    return store_report(campaign, prepare_report(campaign, key, **options))
+
+
+def prepare_report(
     campaign: Campaign,
     key: SigningKey,
     *,
@@ -92,15 +114,22 @@ def issue_report(
     min_n: int,
     now: datetime,
     issued_by: str | None = None,
-) -> CertificationReport:
-    """Evaluate, lay out, sign and store a report; the issue goes to the audit log.
+    progress: Progress | None = None,
+) -> PreparedReport:
+    """The signed PDF of the campaign's results as they are now; reads only, so that a
+    background job can let go of its (SQLite) transaction before it stores the file.
 
+    ``progress`` is told each stage as it begins: ``loading`` (the responses and the
+    evaluation), ``computing`` (the breakdowns), ``laying_out`` and ``signing``.
     Raises ``NoResponses`` (nothing to evaluate) and ``SigningKeyMissing``.
     """
+    tell = progress or _silent
     certificate = installation_certificate(key.path, key.password)  # fails before the work
-    page = build_page(campaign)
+    tell("loading")
+    page = build_page(campaign, progress=tell)
     public_id = new_public_id()
     who = issued_by or audit.actor()
+    tell("laying_out")
     html = report_layout.report_html(
         campaign,
         page,
@@ -112,28 +141,39 @@ def issue_report(
         signer=certificate.subject.human_friendly,
         fingerprint=certificate.sha256.hex(),
     )
+    unsigned = report_layout.render_pdf(html, verify_url(base_url, public_id))
+    tell("signing")
     pdf = sign_pdf(
-        report_layout.render_pdf(html, verify_url(base_url, public_id)),
+        unsigned,
         key.path,
         key.password,
         reason=f"Certification report {public_id} of campaign {campaign.key}",
         location=base_url,
     )
+    return PreparedReport(public_id, now, who, page.found, pdf)
+
+
+def store_report(campaign: Campaign, prepared: PreparedReport) -> CertificationReport:
+    """Keep the signed file with its hash and evaluation; the issue goes to the audit log
+    in the name of whoever issued it."""
     report = CertificationReport(
-        public_id=public_id,
+        public_id=prepared.public_id,
         campaign_id=campaign.id,
-        issued_at=now,
-        issued_by=who,
-        sha256=sha256_hex(pdf),
-        evaluation=page.found,
-        pdf=pdf,
+        issued_at=prepared.issued_at,
+        issued_by=prepared.issued_by,
+        sha256=sha256_hex(prepared.pdf),
+        evaluation=prepared.evaluation,
+        pdf=prepared.pdf,
     )
     db.session.add(report)
     db.session.flush()
-    audit.record(
-        campaign, ISSUED, {"report": public_id, "sha256": report.sha256, "bytes": len(pdf)}
-    )
+    details = {"report": prepared.public_id, "sha256": report.sha256, "bytes": len(prepared.pdf)}
+    audit.record(campaign, ISSUED, details, by=prepared.issued_by)
     return report
+
+
+def _silent(stage: str) -> None:
+    """No one is watching the stages (the command line, the tests)."""
 
 
 def issued_reports(campaign: Campaign) -> list[CertificationReport]:

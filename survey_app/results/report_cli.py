@@ -6,6 +6,8 @@
   button does (stored, signed, in the audit log), and write it to FILE.
 * ``report verify FILE.pdf``: exit 0 for a genuine, unchanged report of this
   installation, 1 otherwise, with a one-line reason.
+* ``report worker [--burst]``: run the reports the results page queues in Redis
+  (``JOBS_REDIS_URL``, RQ; see ``report_jobs.py``), one at a time, in this app.
 """
 
 from __future__ import annotations
@@ -101,3 +103,25 @@ def verify(path: str) -> None:
         f"issued {issued.issued_at:%Y-%m-%d %H:%M} UTC by {issued.issued_by}, "
         f"SHA-256 {issued.sha256}."
     )
+
+
+@report_cli.command("worker")
+@click.option("--burst", is_flag=True, help="Stop once the queue is empty.")
+def worker(burst: bool) -> None:
+    """Make the reports queued by the results page (RQ on JOBS_REDIS_URL, queue
+    "reports"), one at a time, with this app's settings."""
+    url = current_app.config["JOBS_REDIS_URL"]
+    if not url:
+        raise CommandError("JOBS_REDIS_URL is not set: the web process makes the reports itself")
+    from redis import Redis
+    from rq import Queue, SimpleWorker
+
+    from survey_app.results import report_jobs, report_layout, report_signing
+
+    report_layout.preload()  # the first job need not wait for WeasyPrint's imports
+    report_signing.preload()
+    connection = Redis.from_url(url)
+    queue = Queue(report_jobs.QUEUE, connection=connection)
+    # SimpleWorker: the jobs run in this process, in its app (no fork per job, which
+    # would import WeasyPrint again and share the database pool with its parent).
+    SimpleWorker([queue], connection=connection).work(burst=burst)

@@ -32,7 +32,7 @@ from survey_app.models import (
     Stratum,
 )
 from survey_app.plan.slips import no_cycle_collection, qr_data_uri
-from survey_app.results.labels import SET_ASIDE_LABELS, VERDICT_LABELS, item_texts
+from survey_app.results.labels import SET_ASIDE_LABELS, VERDICT_LABELS, caveat_text, item_texts
 from survey_app.results.page import ResultsPage
 from survey_app.vocabulary import RESPONDENT_GROUPS
 
@@ -69,6 +69,7 @@ def report_html(
             fingerprint=fingerprint,
             verdict_labels=VERDICT_LABELS,
             set_aside_labels=SET_ASIDE_LABELS,
+            caveat_text=caveat_text,
             area_names={
                 row["area"]: area_label(row["area"], REPORT_LANGUAGE) for row in found["areas"]
             },
@@ -83,6 +84,11 @@ def report_html(
             groups=RESPONDENT_GROUPS,
             css_string=css_string,
         )
+
+
+def preload() -> None:
+    """Import WeasyPrint now (about a second), not in the first report's time."""
+    import weasyprint  # noqa: F401
 
 
 def render_pdf(html: str, link: str) -> bytes:

@@ -143,6 +143,12 @@ def _signer(path: str, password: str) -> Any:
     return loaded
 
 
+def preload() -> None:
+    """Import pyHanko's signer now, not in the first report's time."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter  # noqa: F401
+    from pyhanko.sign import fields, signers  # noqa: F401
+
+
 def installation_certificate(path: str, password: str) -> Any:
     """The certificate reports of this installation are signed with (asn1crypto)."""
     return _signer(path, password).signing_cert

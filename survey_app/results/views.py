@@ -9,7 +9,7 @@ from flask_babel import get_locale
 from questionnaires.validation import area_label
 from survey_app.auth.access import current_campaign, staff_blueprint
 from survey_app.results.evaluation import NoResponses
-from survey_app.results.labels import SET_ASIDE_LABELS, VERDICT_LABELS, item_texts
+from survey_app.results.labels import SET_ASIDE_LABELS, VERDICT_LABELS, caveat_text, item_texts
 from survey_app.results.page import cached_page
 
 bp = staff_blueprint("results", __name__, roles=("admin", "evaluator"), url_prefix="/results")
@@ -20,7 +20,11 @@ def campaign_results(key: str) -> ResponseReturnValue:
     """The verdict first, then groups, content areas, breakdowns, items, data quality."""
     chosen = current_campaign()
     language = str(get_locale() or "zh_Hans")
-    labels = {"verdict_labels": VERDICT_LABELS, "set_aside_labels": SET_ASIDE_LABELS}
+    labels = {
+        "verdict_labels": VERDICT_LABELS,
+        "set_aside_labels": SET_ASIDE_LABELS,
+        "caveat_text": caveat_text,
+    }
     try:
         page = cached_page(chosen)
     except NoResponses:

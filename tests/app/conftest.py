@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,6 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, text
 
+from analysis import SurveyDesign
 from questionnaires import questionnaire_for
 from survey_app.auth import services as staff
 from survey_app.codes import code_digest, normalise_code
@@ -19,7 +20,9 @@ from survey_app.demo import seed_demo_county
 from survey_app.extensions import db
 from survey_app.models import Campaign, OneTimeCode, School
 from survey_app.plan.issuing import issue_codes
+from survey_app.results import evaluation
 from survey_app.results import page as results_page
+from survey_app.results.loader import CampaignData
 from tests.factories import make_surveyed_county
 
 _TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
@@ -194,6 +197,29 @@ def make_respondent(app: Flask) -> Callable[[], Respondent]:
 def surveyed_county(app_ctx: None) -> Campaign:
     """A drawn county with responses through the real path (``make_surveyed_county``)."""
     return make_surveyed_county()
+
+
+@pytest.fixture
+def first_stage_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Evaluations on the schools' first stage alone (Brewer without the respondents'
+    stage), which ``analysis`` flags with the ``pps_first_stage_only`` caveat: for the
+    tests of how a caveat is shown, since the platform's own two-stage design raises
+    none on the surveyed county. The results cache is emptied before and after."""
+
+    def design_of(data: CampaignData) -> SurveyDesign:
+        return SurveyDesign.from_arrays(
+            weights=data.weights,
+            strata=data.strata,
+            cluster=data.psu,
+            fpc=data.pi,
+            pps="brewer",
+            lonely_psu="adjust",
+        )
+
+    monkeypatch.setattr(evaluation, "design_of", design_of)
+    results_page.forget()
+    yield
+    results_page.forget()
 
 
 EVALUATOR_PASSWORD = "evaluator password"

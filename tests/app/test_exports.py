@@ -96,28 +96,39 @@ def test_the_csv_holds_each_kept_response_with_its_codes(surveyed_county):
         if not item.startswith(parent_row[3] + "."):
             assert cell == ""
 
-    # The weights are the loader's, to the last bit; psu and fpc as the design has them.
+    # The weights are the loader's, to the last bit; psu, pi and f2 as the design has them.
     assert sorted(float(row[5]) for row in rows) == sorted(data.weights.tolist())
     by_cell = Counter((row[0], row[2], float(row[5])) for row in rows)
     loader = Counter(
         (s, g, float(w)) for s, g, w in zip(data.strata, data.groups, data.weights, strict=True)
     )
     assert by_cell == loader
+    fractions = Counter((row[1], row[2], float(row[7]), float(row[8])) for row in rows)
+    assert fractions == Counter(
+        (str(c), str(g), float(p), float(f))
+        for c, g, p, f in zip(data.school_codes, data.groups, data.pi, data.f2, strict=True)
+    )
     for row in rows:
-        stratum, school, group, psu, fpc = row[0], row[1], row[2], row[6], row[7]
+        stratum, school, group, psu, pi, f2 = row[0], row[1], row[2], row[6], row[7], row[8]
         if group == "deputy":
-            assert (school, fpc) == ("", "40")
+            assert (school, pi, f2) == ("", repr(5 / 40), "1")
             assert psu.startswith("list-deputy-")
         elif group == "resident":
-            assert (school, fpc) == ("", "")
+            assert (school, pi, f2) == ("", "1e-300", "1")
             assert psu.startswith("area-town-")
         else:
             assert school
             assert psu == school
-            assert fpc == ""
+            assert 0 < float(pi) <= 1
+            assert 0 < float(f2) <= 1
             assert stratum in ("rural-primary", "town-junior")
     separate = [row[6] for row in rows if not row[1]]
     assert len(separate) == len(set(separate))  # each respondent of a list or link a PSU
+    # R pairs a PSU with its π by row order: each PSU's rows are together.
+    runs = [
+        psu for at, psu in enumerate(row[6] for row in rows) if at == 0 or rows[at - 1][6] != psu
+    ]
+    assert len(runs) == len(set(runs))
 
 
 def test_nothing_in_any_format_names_a_code_a_comment_or_a_response(surveyed_county, tmp_path):

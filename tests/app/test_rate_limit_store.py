@@ -140,13 +140,25 @@ def test_two_servers_share_one_limit_and_a_valid_code_still_opens(seeded_databas
             _stop(server)
 
 
-def test_gunicorn_refuses_several_workers_on_a_per_process_store(tmp_path):
-    env = _environment(f"sqlite:///{tmp_path}/none.sqlite3", RATELIMIT_STORAGE_URI="memory://")
+@pytest.mark.parametrize(
+    ("settings", "refusal"),
+    [
+        ({"RATELIMIT_STORAGE_URI": "memory://"}, "2 workers need a shared rate-limit store"),
+        # A report job's progress lives in the worker that started it: the next poll may
+        # reach another one (report_jobs.py). The Redis URI is not contacted at start.
+        (
+            {"RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/15", "JOBS_REDIS_URL": ""},
+            "2 workers need the report's jobs in Redis",
+        ),
+    ],
+)
+def test_gunicorn_refuses_several_workers_on_a_per_process_store(tmp_path, settings, refusal):
+    env = _environment(f"sqlite:///{tmp_path}/none.sqlite3", **settings)
     server = _start(_free_port(), env, workers=2)
     try:
         _out, errors = server.communicate(timeout=60)
         assert server.returncode != 0
-        assert "2 workers need a shared rate-limit store" in errors
+        assert refusal in errors
     finally:
         if server.poll() is None:
             _stop(server)

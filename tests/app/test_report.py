@@ -20,9 +20,10 @@ from survey_app.auth import services as auth_services
 from survey_app.extensions import db
 from survey_app.models import AuditEvent, CertificationReport
 from survey_app.results import page as results_page
-from survey_app.results import report
+from survey_app.results import report, report_jobs
 from survey_app.results.report_signing import make_self_signed
 from tests.app.conftest import EVALUATOR_PASSWORD, csrf_token
+from tests.app.test_report_jobs import InlineJobs
 
 HEADINGS = (
     "Certification report on social recognition",
@@ -95,9 +96,25 @@ def test_the_pdf_holds_the_chinese_headings_and_the_figures_computed(issued, sur
     for label in ("测试县", "学生", "家长", "人大代表", *groups):
         assert label in squeezed, label
     assert CJK.search(text)
+    assert "抽样设计提示" not in squeezed  # the platform's design raises no caveat
     assert issued.public_id in squeezed
     assert "http://survey.test/verify/" + issued.public_id in squeezed
     assert issued.sha256 == report.sha256_hex(issued.pdf)
+
+
+def test_a_design_caveat_is_printed_in_chinese(first_stage_only, app, surveyed_county, signing):
+    """A design that ``analysis`` flags (here Brewer without the second stage): the
+    caveat is in the report, translated (labels.py), not in its English."""
+    found = report.issue_report(
+        surveyed_county,
+        signing,
+        base_url="http://survey.test",
+        min_n=app.config["RESULTS_MIN_N"],
+        now=datetime.now(UTC),
+    )
+    squeezed = re.sub(r"\s+", "", _text(found.pdf))
+    assert "抽样设计提示" in squeezed
+    assert "Design caveat" not in squeezed
 
 
 def test_a_rendered_page_has_dark_cjk_glyphs(issued, tmp_path):
@@ -257,18 +274,23 @@ def test_verify_page_tells_whether_an_upload_matches(client, issued):
 
 
 def test_evaluators_issue_list_and_download_reports(evaluator, surveyed_county, signing):
-    page = evaluator.get(f"/results/{surveyed_county.key}/")
-    token = csrf_token(page.text)
-    reply = evaluator.post(f"/results/{surveyed_county.key}/report", data={"csrf_token": token})
-    assert reply.status_code == 200, reply.text[:500]
-    assert reply.mimetype == "application/pdf"
+    """The button starts a job (here the in-process one, run at once: see
+    test_report_jobs.py for the progress page, the thread and RQ), then the report is
+    listed and downloaded as stored."""
+    evaluator.application.extensions[report_jobs.EXTENSION] = InlineJobs()
+    try:
+        page = evaluator.get(f"/results/{surveyed_county.key}/")
+        token = csrf_token(page.text)
+        reply = evaluator.post(f"/results/{surveyed_county.key}/report", data={"csrf_token": token})
+    finally:
+        del evaluator.application.extensions[report_jobs.EXTENSION]
+    assert reply.status_code == 303, reply.text[:500]
+    assert "/report/jobs/" in reply.location
     stored = db.session.scalar(
         select(CertificationReport).where(CertificationReport.campaign_id == surveyed_county.id)
     )
     assert stored is not None
     assert stored.issued_by == "eval@example.org"
-    assert reply.data == stored.pdf
-    assert report.sha256_hex(reply.data) == stored.sha256
     listed = evaluator.get(f"/results/{surveyed_county.key}/").text
     assert stored.public_id in listed
     again = evaluator.post(
@@ -277,6 +299,7 @@ def test_evaluators_issue_list_and_download_reports(evaluator, surveyed_county, 
     )
     assert again.status_code == 200
     assert again.data == stored.pdf
+    assert report.sha256_hex(again.data) == stored.sha256
     unknown = evaluator.post(
         f"/results/{surveyed_county.key}/reports/download",
         data={"csrf_token": token, "report": "nope"},

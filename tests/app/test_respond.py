@@ -50,6 +50,9 @@ def test_whole_path_stores_one_anonymous_response(app, respondent, issue, campai
     assert response.language == "zh_Hans"
     assert response.comment == "操场太小"
     assert len(response.answers) == sum(len(p) for p in pages)
+    # The same answers packed, one byte per item of the version (255: not asked).
+    stored = {answer.item_id: answer.value for answer in response.answers}
+    assert response.answer_codes == bytes(stored.get(item.id, 255) for item in questionnaire.items)
     row = code_row(code)
     assert row.status == "used"
     assert row.draft is None

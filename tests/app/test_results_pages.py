@@ -4,10 +4,12 @@ suppressed, served from a cache until a response arrives."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from survey_app.auth import services
 from survey_app.extensions import db
 from survey_app.results import page as results_page
+from survey_app.results.labels import caveat_text
 from tests.app.conftest import EVALUATOR_PASSWORD, csrf_token
 from tests.factories import make_campaign
 
@@ -64,3 +66,32 @@ def test_a_campaign_without_responses_says_so(client, app_ctx):
     page = client.get(f"/results/{empty.key}/")
     assert page.status_code == 200
     assert "<svg" not in page.text
+
+
+def test_the_platforms_design_raises_no_caveat(evaluator, surveyed_county):
+    """Brewer with the respondents' stage: no caveat, even for a list of 40 with 5
+    answering (the with-replacement design's false alarm, bench/README.md)."""
+    page = results_page.cached_page(surveyed_county)
+    assert page.caveats == ()
+    assert page.found["caveats"] == []
+    assert "抽样设计提示" not in evaluator.get(f"/results/{surveyed_county.key}/").text
+
+
+def test_design_caveats_are_shown_in_the_readers_language(
+    first_stage_only, evaluator, surveyed_county
+):
+    """A caveat is printed from its code (labels.CAVEAT_LABELS), not as the English of
+    ``evaluation_json`` (which the JSON keeps for the command line)."""
+    page = results_page.cached_page(surveyed_county)
+    assert page.caveats, "schools drawn with π up to 0.85 and no second stage"
+    english = page.found["caveats"]
+    assert english == [caveat.message for caveat in page.caveats]
+    share = f"{page.caveats[0].largest_fraction:.0%}"
+    text = evaluator.get(f"/results/{surveyed_county.key}/").text
+    assert "抽样设计提示" in text
+    assert share in text
+    assert english[0] not in text
+    shown_en = evaluator.get(f"/results/{surveyed_county.key}/?lang=en").text
+    assert "Design caveat: schools were drawn with probability proportional" in shown_en
+    unknown = replace(page.caveats[0], code="a_code_not_yet_labelled")
+    assert caveat_text(unknown) == unknown.message  # its English rather than nothing

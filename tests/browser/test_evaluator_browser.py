@@ -128,9 +128,22 @@ def test_an_evaluator_reads_the_results_issues_the_signed_report_and_checks_it(
     assert PERCENT.fullmatch(parents.locator("td").nth(1).inner_text().strip())
     page.screenshot(path=str(tmp_path / "results.png"), full_page=True)
 
-    # Issue the signed report with the page's button: a PDF download.
+    # Issue the signed report with the page's button: a job starts (in a thread of the
+    # live server, the embedded default), and its progress page refreshes itself
+    # (<meta refresh>, no script) through the stages until the download is offered.
+    page.get_by_role("button", name="签发带签名的报告").click()
+    page.wait_for_url(re.compile(rf"/results/{DEMO_CAMPAIGN_KEY}/report/jobs/[\w-]+$"))
+    progress_url = page.url
+    download_button = page.get_by_role("button", name="下载报告")
+    # A locator waits across the page's own refreshes (reading the page between two
+    # of them could meet a page being replaced).
+    download_button.wait_for(timeout=60_000)
+    assert page.url == progress_url  # refreshed in place
+    assert page.locator("section.report-job").get_attribute("data-stage") == "done"
+    assert "已完成" in page.locator("h2#job-title").inner_text()
+    page.screenshot(path=str(tmp_path / "report-ready.png"), full_page=True)
     with page.expect_download() as download:
-        page.get_by_role("button", name="签发带签名的报告").click()
+        download_button.click()
     assert download.value.suggested_filename.endswith(".pdf")
     saved = tmp_path / "report.pdf"
     download.value.save_as(saved)

@@ -286,6 +286,15 @@ def test_changed_content_without_version_bump_is_refused(copied: Path) -> None:
         publish("public", copied)
 
 
+def test_an_answer_code_must_fit_in_a_byte(copied: Path) -> None:
+    """Responses keep their answers one byte per item, 255 meaning "not asked"."""
+    edit(copied / "public.yaml", "      - code: 4", "      - code: 255")
+    edit(copied / "public.yaml", "version: 1", "version: 2")
+    (problem,) = check_all(copied)
+    assert problem.field == "scales.satisfaction.options[0].code"
+    assert problem.message == "must be at most 254"
+
+
 def test_a_new_version_is_published_and_the_old_one_kept(copied: Path) -> None:
     edit(copied / "public.yaml", "是否满意？", "是否非常满意？")
     edit(copied / "public.yaml", "version: 1", "version: 2")
