@@ -423,11 +423,15 @@ class RowMoments:
             (positions.nan_row, positions.nan_item, (a, b)),
             (positions.zero_row, positions.zero_item, (a,)),
         ):
-            at = row * width + area_of_item[item]
+            # Each (row, area) and (row, all items) loses one per such answer; counted
+            # with one sort rather than ufunc.at (several times slower on a million rows).
+            cells, times = np.unique(
+                np.concatenate([row * width + area_of_item[item], row * width + n_areas]),
+                return_counts=True,
+            )
             for table in into:
                 flat = table.reshape(-1)
-                np.subtract.at(flat, at, 1)
-                np.subtract.at(flat, row * width + n_areas, 1)
+                flat[cells] -= times.astype(flat.dtype)
         return cls(
             sq_num=sq_num,
             sq_den=sq_den,

@@ -25,6 +25,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_mapping(load_config(app.instance_path, config))
     check_config(app.config)
 
+    from survey_app.numpy_memory import advise_no_huge_pages
+
+    advise_no_huge_pages()
+
     from survey_app.untrusted import BoundedJSONProvider
 
     app.json = BoundedJSONProvider(app)

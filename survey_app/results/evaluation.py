@@ -156,8 +156,8 @@ def evaluation_json(evaluation: Evaluation) -> dict[str, Any]:
         "set_aside": evaluation.data.set_aside,
         "separately_drawn": list(evaluation.data.separately_drawn),
         "design": {
-            "strata": int(np.unique(evaluation.data.strata).size),
-            "psu": int(np.unique(evaluation.data.psu).size),
+            "strata": evaluation.design.n_strata,
+            "psu": evaluation.design.n_psu,
             "first_stage": (
                 "PPS without replacement (Brewer), two stages: schools with pi,"
                 " respondents with m/M; lists with fpc m/N; open links without fpc"
