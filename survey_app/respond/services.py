@@ -134,8 +134,11 @@ _USE_CODE = Statement(
     .where(_THIS_CODE, _code.c.status == "issued")
     .values(status="used", draft=None, resume_digest=None, held_until=None, revision=_NEXT_REVISION)
 )
-# How often a save reads the draft again after another request wrote it in between.
-SAVE_ATTEMPTS = 5
+# How often a save reads the draft again after another request wrote it in between. A
+# save loses a race only to another save that won: of k saves of one draft in flight at
+# once, the last may lose k - 1 times. Ten covers a page save with the autosaves of a
+# burst of taps (the PostgreSQL test runs six at once); each retry is two statements.
+SAVE_ATTEMPTS = 10
 _RESPONSE_COLUMNS = (
     "campaign_id",
     "respondent_group",

@@ -1,10 +1,18 @@
-"""Every figure of a recognition report, flattened: for comparing two paths of it."""
+"""A recognition report of the tests' synthetic campaigns, and every figure of it
+flattened: for comparing two paths of the evaluation."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from analysis.recognition import RateEstimate, RecognitionReport
+from analysis.design import SurveyDesign
+from analysis.recognition import (
+    RateEstimate,
+    RecognitionReport,
+    evaluate_recognition,
+)
 
 
 def figures(report: RecognitionReport) -> dict[str, tuple[float, ...]]:
@@ -25,3 +33,15 @@ def figures(report: RecognitionReport) -> dict[str, tuple[float, ...]]:
             for code, r in part.items():
                 put(f"{label}/{name}/{code}", r)
     return out
+
+
+def evaluate(design: SurveyDesign, data: dict[str, Any], domains: np.ndarray) -> RecognitionReport:
+    present = sorted(set(domains.tolist()))
+    return evaluate_recognition(
+        design,
+        domains,
+        data["x"],
+        data["areas"],
+        policy_weights={g: 1.0 / len(present) for g in present},
+        separately_drawn=("resident", "deputy") if "deputy" in present else (),
+    )

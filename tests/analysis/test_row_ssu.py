@@ -14,9 +14,8 @@ import numpy as np
 import pytest
 
 from analysis.design import SurveyDesign
-from analysis.recognition import RecognitionReport, evaluate_recognition
 from analysis.recognition_tables import AnswerPositions, DomainTables
-from tests.analysis.report_figures import figures
+from tests.analysis.report_figures import evaluate, figures
 
 GROUPS = np.array(["parent", "student", "teacher", "resident", "deputy"])
 
@@ -90,18 +89,6 @@ def two_stage(data: dict[str, Any], lonely: str) -> SurveyDesign:
         fpc=np.where(data["strata"] < "3", 40.0, 500.0),
         fpc2=np.where(data["strata"] < "3", 200.0, 1.0),
         lonely_psu=lonely,  # type: ignore[arg-type]
-    )
-
-
-def evaluate(design: SurveyDesign, data: dict[str, Any], domains: np.ndarray) -> RecognitionReport:
-    present = sorted(set(domains.tolist()))
-    return evaluate_recognition(
-        design,
-        domains,
-        data["x"],
-        data["areas"],
-        policy_weights={g: 1.0 / len(present) for g in present},
-        separately_drawn=("resident", "deputy") if "deputy" in present else (),
     )
 
 

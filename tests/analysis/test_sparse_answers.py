@@ -12,9 +12,9 @@ import pytest
 
 from analysis.design import SurveyDesign
 from analysis.levels import factorize
-from analysis.recognition import RecognitionReport, evaluate_recognition
+from analysis.recognition import evaluate_recognition
 from analysis.recognition_tables import AnswerPositions, DomainTables
-from tests.analysis.report_figures import figures
+from tests.analysis.report_figures import evaluate, figures
 
 GROUPS = np.array(["parent", "student", "teacher", "resident", "deputy"])
 QUESTIONNAIRE = np.array([0, 1, 2, 0, 0])  # parents and the public share one
@@ -138,18 +138,6 @@ def assert_same(new: dict[str, tuple[float, ...]], old: dict[str, tuple[float, .
         np.testing.assert_allclose(
             values, old[key], rtol=1e-12, atol=1e-15, equal_nan=True, err_msg=key
         )
-
-
-def evaluate(design: SurveyDesign, data: dict[str, Any], domains: np.ndarray) -> RecognitionReport:
-    present = sorted(set(domains.tolist()))
-    return evaluate_recognition(
-        design,
-        domains,
-        data["x"],
-        data["areas"],
-        policy_weights={g: 1.0 / len(present) for g in present},
-        separately_drawn=("resident", "deputy") if "deputy" in present else (),
-    )
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
