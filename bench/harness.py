@@ -162,8 +162,10 @@ def app_env(database_url: str, items_per_page: int) -> dict[str, str]:
     return env
 
 
-def _run(args: list[str], env: dict[str, str], app_dir: Path) -> str:
-    result = subprocess.run(args, cwd=app_dir, env=env, capture_output=True, text=True, check=False)
+def _run(args: list[str], env: dict[str, str], app_dir: Path, stdin: str | None = None) -> str:
+    result = subprocess.run(
+        args, cwd=app_dir, env=env, capture_output=True, text=True, input=stdin, check=False
+    )
     if result.returncode != 0:
         raise BenchError(f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result.stdout

@@ -26,7 +26,6 @@ import json
 import math
 import secrets
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -35,7 +34,14 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import PROJECT_ROOT, VENV_BIN, BenchError, Database, app_env  # noqa: E402
+from harness import (  # noqa: E402
+    PROJECT_ROOT,
+    VENV_BIN,
+    BenchError,
+    Database,
+    _run,
+    app_env,
+)
 
 CAMPAIGN = "demo"
 EVALUATOR = "bench-evaluator@example.org"
@@ -83,17 +89,8 @@ print("RESULT " + json.dumps(out))
 """
 
 
-def _run(args: list[str], env: dict[str, str], stdin: str | None = None) -> str:
-    done = subprocess.run(
-        args, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, input=stdin, check=False
-    )
-    if done.returncode != 0:
-        raise BenchError(f"{' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    return done.stdout
-
-
 def _flask(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
-    return _run([str(VENV_BIN / "flask"), "--app", "wsgi", *args], env, stdin)
+    return _run([str(VENV_BIN / "flask"), "--app", "wsgi", *args], env, PROJECT_ROOT, stdin)
 
 
 def _connect(database: Database) -> psycopg.Connection:
@@ -210,7 +207,7 @@ def main() -> None:
     print(f"flask results --json, end to end: best {min(command):.2f} s (runs {runs})")
     script = [str(VENV_BIN / "python"), "-c", _IN_PROCESS, email, password, str(options.views)]
     for _run_number in range(options.runs):
-        output = _run(script, env)
+        output = _run(script, env, PROJECT_ROOT)
         line = next(line for line in output.splitlines() if line.startswith("RESULT "))
         inside = json.loads(line.removeprefix("RESULT "))
         pages = inside["page_s"]

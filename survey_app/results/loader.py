@@ -154,11 +154,14 @@ def load_campaign(campaign: Campaign) -> CampaignData:
     )
     responded = m[cell_of].astype(np.float64)
     stratum = strata.position(kept.stratum)
+    school = cells.position(kept.school)  # each row's school in the plan's tables
+    school_pi = cells.pi_at(school)
+    school_m = cells.population_at(school, kept.group)
     at_school = kept.school != 0
     is_list = ~at_school & (strata.kind[stratum] == _LIST)
     weights = np.where(
         at_school,
-        cells.population_of(kept.school, kept.group) / cells.pi_of(kept.school),
+        school_m / school_pi,
         np.where(is_list, strata.list_size[stratum], strata.area_population[stratum]),
     )
     # An open link without a population stands for its own respondents (weight 1).
@@ -167,12 +170,12 @@ def load_campaign(campaign: Campaign) -> CampaignData:
     with np.errstate(divide="ignore", invalid="ignore"):
         pi = np.where(
             at_school,
-            cells.pi_of(kept.school),
+            school_pi,
             np.where(is_list, np.minimum(responded / strata.list_size[stratum], 1.0), 1e-300),
         )
         f2 = np.where(
             at_school,
-            np.minimum(responded / cells.population_of(kept.school, kept.group), 1.0),
+            np.minimum(responded / school_m, 1.0),
             1.0,
         )
     answers, recognised, items, areas, sources = _answers(campaign, kept)
@@ -188,7 +191,7 @@ def load_campaign(campaign: Campaign) -> CampaignData:
         answers=answers,
         questionnaires=np.array([key for key, _v in kept.versions], dtype=object)[kept.version],
         versions=np.array([v for _k, v in kept.versions], dtype=np.int32)[kept.version],
-        school_codes=cells.school_code_of(kept.school),
+        school_codes=cells.school_code_at(school),
         items=items,
         item_areas=areas,
         item_versions=sources,
@@ -203,6 +206,7 @@ def load_campaign(campaign: Campaign) -> CampaignData:
 # Why a stored response is not weighted, coded 1, 2, 3 in ``_Cells.units`` (0: kept).
 SET_ASIDE_REASONS = ("school_not_in_plan", "group_not_planned_at_school", "not_in_plan")
 _SCHOOL, _LIST, _AREA = 0, 1, 2
+_GROUP_INDEX = {group: index for index, group in enumerate(RESPONDENT_GROUPS)}
 _KINDS = {"school": _SCHOOL, "list": _LIST, "area": _AREA}
 
 
@@ -251,7 +255,6 @@ class _Stored:
         ids, groups, schools, strata, keys, numbers, packed, seconds = (
             zip(*rows, strict=True) if rows else ((),) * 8
         )
-        group_index = {group: index for index, group in enumerate(RESPONDENT_GROUPS)}
         version_index: dict[tuple[str, int], int] = {}
         version = np.fromiter(
             (
@@ -264,7 +267,7 @@ class _Stored:
         matrix, width = _pad([bytes(p) if p is not None else b"" for p in packed])
         return cls(
             id=np.fromiter(ids, dtype=np.int64, count=n),
-            group=np.fromiter(map(group_index.__getitem__, groups), dtype=np.intp, count=n),
+            group=np.fromiter(map(_GROUP_INDEX.__getitem__, groups), dtype=np.intp, count=n),
             school=np.fromiter(schools, dtype=np.int64, count=n),
             stratum=np.fromiter(strata, dtype=np.int64, count=n),
             version=version,
@@ -279,14 +282,13 @@ class _Stored:
         """PostgreSQL: one row per (group, questionnaire version), its responses packed
         into one byte string of fixed-size records read by numpy without a Python object
         per response (a million responses: tens of megabytes, one round trip)."""
-        group_index = {group: index for index, group in enumerate(RESPONDENT_GROUPS)}
         versions: dict[tuple[str, int], int] = {}
         parts: list[tuple[int, int, _Records]] = []
         for group, key, number, count, blob in db.session.execute(
             _AGGREGATED, {"campaign_id": campaign.id}
         ):
             version = versions.setdefault((key, number), len(versions))
-            parts.append((group_index[group], version, _Records.parse(bytes(blob), int(count))))
+            parts.append((_GROUP_INDEX[group], version, _Records.parse(bytes(blob), int(count))))
         widest = max((part[2].packed.shape[1] for part in parts), default=0)
         ids = np.concatenate([p[2].id for p in parts]) if parts else np.empty(0, np.int64)
         order = np.argsort(ids, kind="stable")  # as stored: by id
@@ -501,11 +503,10 @@ class _Cells:
             ]
         schools = np.array(sorted(pi), dtype=np.int64)
         table = np.full((schools.size, len(RESPONDENT_GROUPS)), np.nan)
-        group_index = {group: index for index, group in enumerate(RESPONDENT_GROUPS)}
         position = {int(school): index for index, school in enumerate(schools)}
         for school_id, group, m in population:
             if school_id in position:
-                table[position[school_id], group_index[group]] = m
+                table[position[school_id], _GROUP_INDEX[group]] = m
         codes = dict(
             db.session.execute(
                 select(School.id, School.code).where(School.campaign_id == campaign.id)
@@ -518,7 +519,7 @@ class _Cells:
             school_codes=np.array([codes[int(school)] for school in schools] + [""]),
         )
 
-    def _position(self, school: NDArray[np.int64]) -> NDArray[np.intp]:
+    def position(self, school: NDArray[np.int64]) -> NDArray[np.intp]:
         """The school's row in the tables, ``schools.size`` for a school not in the field
         (and for no school)."""
         found = np.searchsorted(self.schools, school)
@@ -533,7 +534,7 @@ class _Cells:
         """Each response's weighting unit (a school's position, or the schools' count +
         its stratum's position for a list or an area) and why it is set aside (an index
         of ``SET_ASIDE_REASONS`` + 1; 0 kept)."""
-        at = self._position(stored.school)
+        at = self.position(stored.school)
         stratum = strata.position(stored.stratum)
         kind = strata.kind[stratum]
         at_school = stored.school != 0
@@ -549,18 +550,18 @@ class _Cells:
         unit = np.where(at_school, at, self.schools.size + stratum).astype(np.int64)
         return unit, reason
 
-    def pi_of(self, school: NDArray[np.int64]) -> FloatArray:
-        """π per row (NaN outside schools)."""
-        return np.append(self.pi, np.nan)[self._position(school)]
+    def pi_at(self, position: NDArray[np.intp]) -> FloatArray:
+        """π per row, from its school's :meth:`position` (NaN outside schools)."""
+        return np.append(self.pi, np.nan)[position]
 
-    def population_of(self, school: NDArray[np.int64], group: NDArray[np.intp]) -> FloatArray:
+    def population_at(self, position: NDArray[np.intp], group: NDArray[np.intp]) -> FloatArray:
         """M of the row's group at its school (NaN outside schools)."""
         table = np.vstack([self.population, np.full(len(RESPONDENT_GROUPS), np.nan)])
-        return table[self._position(school), group]
+        return table[position, group]
 
-    def school_code_of(self, school: NDArray[np.int64]) -> NDArray[Any]:
+    def school_code_at(self, position: NDArray[np.intp]) -> NDArray[Any]:
         """学校标识码 per row, "" outside schools."""
-        return self.school_codes[self._position(school)]
+        return self.school_codes[position]
 
 
 def _area_populations(campaign: Campaign) -> dict[int, float]:
@@ -595,7 +596,7 @@ def _answers(
     """The answers (packed; responses stored without their packed form are packed here
     from the answer table) and what each means for recognition, read from each row's
     questionnaire version."""
-    present = sorted(set(np.unique(kept.version).tolist()), key=kept.versions.__getitem__)
+    present = sorted(np.unique(kept.version).tolist(), key=kept.versions.__getitem__)
     versions = [kept.versions[number] for number in present]
     loaded: dict[tuple[str, int], Questionnaire] = {v: load_version(*v) for v in versions}
     columns: dict[tuple[str, str], int] = {}
@@ -615,8 +616,10 @@ def _answers(
     shared = min(widest, kept.packed.shape[1])
     packed[:, :shared] = kept.packed[:, :shared]
     missing: list[NDArray[np.intp]] = [np.empty(0, dtype=np.intp)]
+    rows_of: list[NDArray[np.intp]] = []
     for number, version in enumerate(versions):
         rows = np.flatnonzero(kept.version == present[number])
+        rows_of.append(rows)
         layout[rows] = number
         at.append(np.array([columns[(version[0], item.id)] for item in loaded[version].items]))
         lacking = rows[kept.width[rows] != len(loaded[version].items)]
@@ -624,8 +627,7 @@ def _answers(
         missing.append(lacking)
     _pack_from_answer_table(campaign, kept, np.concatenate(missing), packed, versions, loaded)
     recognised = np.full((kept.id.size, len(columns)), np.nan)
-    for number, version in enumerate(versions):
-        rows = np.flatnonzero(layout == number)
+    for number, (version, rows) in enumerate(zip(versions, rows_of, strict=True)):
         block = packed[rows, : at[number].size]
         meaning = _meaning(loaded[version], columns)
         recognised[rows[:, None], at[number]] = meaning[at[number], block]
