@@ -51,7 +51,7 @@ from analysis.design_caveats import (
     first_stage_fpc_caveat,
     first_stage_pps_caveat,
 )
-from analysis.levels import factorize
+from analysis.levels import Factor, factorize
 from analysis.strata_variance import (
     LonelyPSUError,
     Stage,
@@ -86,8 +86,11 @@ class Calibration(Protocol):
         ...
 
 
-def _codes(labels: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
+def _codes(labels: np.ndarray | Factor, name: str) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes 0..K-1 (sorted label order, as R's factor) and the labels."""
+    if isinstance(labels, Factor):
+        uniques, codes = factorize(labels)
+        return codes, uniques
     labels = np.asarray(labels)
     if labels.ndim != 1:
         raise ValueError(f"{name} must be one-dimensional")
@@ -227,8 +230,8 @@ class SurveyDesign:
         cls,
         *,
         weights: np.ndarray | None = None,
-        strata: np.ndarray | None = None,
-        cluster: np.ndarray | None = None,
+        strata: np.ndarray | Factor | None = None,
+        cluster: np.ndarray | Factor | None = None,
         fpc: np.ndarray | None = None,
         cluster2: np.ndarray | None = None,
         fpc2: np.ndarray | None = None,
@@ -240,11 +243,11 @@ class SurveyDesign:
         """Build a design as ``svydesign(ids=~cluster+cluster2, strata=, fpc=~fpc+fpc2,
         weights=, nest=)``.
 
-        Labels may be any sortable values. ``weights`` must be finite and >= 0 with a
-        finite, positive total. ``fpc`` per row is the population number of PSUs in the
-        stratum (> 1) or the sampling fraction (<= 1); ``fpc2`` the same for
-        second-stage units within the PSU (omitted: infinite, f2 = 1); both must be
-        > 0. Errors in a row name its 0-based index. Without weights, the weight is the
+        Labels may be any sortable values, or a :class:`Factor`. ``weights`` must be
+        finite and >= 0 with a finite, positive total. ``fpc`` per row is the population
+        number of PSUs in the stratum (> 1) or the sampling fraction (<= 1); ``fpc2`` the
+        same for second-stage units within the PSU (omitted: infinite, f2 = 1); both
+        must be > 0. Errors in a row name its 0-based index. Without weights, the weight is the
         product over stages of N/n (R), or 1 without an fpc. As in R, the second stage
         only enters the variance when ``fpc`` is given.
 
@@ -271,11 +274,8 @@ class SurveyDesign:
         if strata is None:
             strata_codes, strata_labels = np.zeros(n, dtype=np.intp), np.array([1])
         else:
-            strata_codes, strata_labels = _codes(np.asarray(strata), "strata")
-        if cluster is None:
-            psu_raw = np.arange(n, dtype=np.intp)
-        else:
-            psu_raw = _codes(np.asarray(cluster), "cluster")[0]
+            strata_codes, strata_labels = _codes(strata, "strata")
+        psu_raw = np.arange(n, dtype=np.intp) if cluster is None else _codes(cluster, "cluster")[0]
         if nest:
             psu_codes = _pair_codes(strata_codes, psu_raw)
         else:
@@ -294,7 +294,7 @@ class SurveyDesign:
         ssu_codes = None
         n_ssu_p = np.zeros(n_psu)
         if cluster2 is not None:
-            ssu_codes = _pair_codes(psu_codes, _codes(np.asarray(cluster2), "cluster2")[0])
+            ssu_codes = _pair_codes(psu_codes, _codes(cluster2, "cluster2")[0])
             n_ssu = int(ssu_codes.max()) + 1 if n else 0
             ssu_psu = _group_first(ssu_codes, psu_codes, n_ssu)
             n_ssu_p = np.bincount(ssu_psu, minlength=n_psu).astype(float)

@@ -3,6 +3,8 @@ million strings: ``np.unique`` on 1M fixed-width strings takes most of a second.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -10,13 +12,51 @@ _SMALL_RANGE = 1_000_000
 _HASH_STEP = np.uint64(0x100000001B3)  # FNV-1a 64-bit prime
 
 
-def factorize(values: NDArray[np.generic]) -> tuple[NDArray[np.generic], NDArray[np.intp]]:
+@dataclass(frozen=True)
+class Factor:
+    """Labels held as codes into a table of distinct levels (R's ``factor``), for columns
+    a loader already has coded (a stratum's position among the campaign's strata): a
+    million label strings are then never built, nor hashed again. Wherever the analysis
+    takes a label column (strata, clusters, domains) it takes a Factor too."""
+
+    codes: NDArray[np.integer]
+    levels: NDArray[np.generic]
+
+    def __post_init__(self) -> None:
+        if self.codes.ndim != 1 or self.codes.dtype.kind not in "iu":
+            raise ValueError("a factor's codes must be one-dimensional integers")
+        if self.levels.ndim != 1 or np.unique(self.levels).size != self.levels.size:
+            raise ValueError("a factor's levels must be distinct")
+        if self.codes.size and not (self.codes.min() >= 0 and self.codes.max() < self.levels.size):
+            raise ValueError("a factor's codes must index its levels")
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.codes.shape
+
+    def __len__(self) -> int:
+        return int(self.codes.size)
+
+    def labels(self) -> NDArray[np.generic]:
+        return self.levels[self.codes]
+
+
+def factorize(
+    values: NDArray[np.generic] | Factor,
+) -> tuple[NDArray[np.generic], NDArray[np.intp]]:
     """Sorted distinct values and each value's index among them, as
     ``np.unique(values, return_inverse=True)`` gives them.
 
-    Integers in a small range are counted, fixed-width strings hashed (checked: a
-    collision falls back to the sort); anything else is sorted.
+    A :class:`Factor` is re-coded through its (small) table of levels. Integers in a
+    small range are counted, fixed-width strings hashed (checked: a collision falls
+    back to the sort); anything else is sorted.
     """
+    if isinstance(values, Factor):
+        present = np.flatnonzero(np.bincount(values.codes, minlength=values.levels.size))
+        order = present[np.argsort(values.levels[present], kind="stable")]
+        rank = np.zeros(values.levels.size, dtype=np.intp)
+        rank[order] = np.arange(order.size)
+        return values.levels[order], rank[values.codes]
     values = np.asarray(values)
     if values.ndim != 1 or values.size == 0:
         levels, inverse = np.unique(values, return_inverse=True)

@@ -37,6 +37,7 @@ from numpy.typing import ArrayLike, NDArray
 from analysis import intervals
 from analysis.design import SurveyDesign
 from analysis.design_caveats import DesignCaveat
+from analysis.levels import Factor
 from analysis.recognition_tables import (
     AnswerPositions,
     CalibrationAdjustment,
@@ -154,8 +155,8 @@ def default_policy_weights(
 
 def evaluate_recognition(
     design: SurveyDesign,
-    groups: ArrayLike,
-    recognised: ArrayLike,
+    groups: ArrayLike | Factor,
+    recognised: ArrayLike | None,
     item_areas: Sequence[Hashable],
     *,
     items: Sequence[Hashable] | None = None,
@@ -167,31 +168,40 @@ def evaluate_recognition(
 ) -> RecognitionReport:
     """Evaluate the 85% rule on the whole survey.
 
-    ``groups``: one group code per row (all groups in one design).  ``recognised``:
-    (rows, items) with 1 recognised, 0 not, NaN for 不了解 or unanswered.
+    ``groups``: one group code per row (all groups in one design), or a
+    :class:`Factor`.  ``recognised``: (rows, items) with 1 recognised, 0 not, NaN for
+    不了解 or unanswered.
     ``item_areas``: the content area of each item.  ``policy_weights``: a_g per
     group code (non-negative, summing to 1; default :func:`default_policy_weights`).
     ``separately_drawn``: groups sampled from their own list, not through the schools
     (zero covariance with the others, Satterthwaite df for θ).  ``answers``:
     ``AnswerPositions.find(recognised)``, for several calls on the same answers (by
-    group, by location, ...): the scan of the answer matrix is then done once.
+    group, by location, ...): the scan of the answer matrix is then done once; with
+    ``answers`` (e.g. :meth:`AnswerPositions.from_blocks`) ``recognised`` may be
+    ``None``, and the matrix is rebuilt only for a calibrated design.
     """
     rule = rule or RecognitionRule()
-    x = np.asarray(recognised, dtype=np.float64)
-    if x.ndim != 2 or x.shape[0] != design.n:
-        raise ValueError("recognised must be (rows, items) with one row per design row")
-    n_items = x.shape[1]
+    if recognised is None:
+        if answers is None:
+            raise ValueError("give the recognised answers or their positions")
+        positions = answers
+        n_items = answers.n_items
+    else:
+        x = np.asarray(recognised, dtype=np.float64)
+        if x.ndim != 2 or x.shape[0] != design.n:
+            raise ValueError("recognised must be (rows, items) with one row per design row")
+        n_items = x.shape[1]
+        positions = AnswerPositions.find(x) if answers is None else answers
     item_codes = list(items) if items is not None else list(range(n_items))
     if len(item_areas) != n_items or len(item_codes) != n_items:
         raise ValueError("need one content area and one code per item")
-    group_values = np.asarray(groups)
+    group_values = groups if isinstance(groups, Factor) else np.asarray(groups)
     if group_values.shape != (design.n,):
         raise ValueError("groups must hold one group code per design row")
     group_levels, g = codes(group_values)
     area_levels, area_of_item = np.unique(np.asarray(item_areas), return_inverse=True)
     to_area = np.zeros((n_items, int(area_of_item.max()) + 1 if n_items else 0))
     to_area[np.arange(n_items), area_of_item] = 1.0
-    positions = AnswerPositions.find(x) if answers is None else answers
     if positions.n_items != n_items or positions.span.shape != (design.n,):
         raise ValueError("answers were found on another answer matrix")
     n_groups = len(group_levels)
@@ -206,8 +216,9 @@ def evaluate_recognition(
         var = var[:-1]
         covariance = design.variance_of_unit_totals(rate_scores)
     else:
+        dense = positions.dense() if recognised is None else x
         est, var, overall_est, overall_var, covariance = calibrated_estimates(
-            design, tables, g, x, to_area
+            design, tables, g, dense, to_area
         )
     n_cols, df_cols = tables.counts_and_df(design)
 

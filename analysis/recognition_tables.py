@@ -15,6 +15,7 @@ s·w·y, s·w²·y, ... (:class:`RowMoments`) instead of one cell per row.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +25,7 @@ from numpy.typing import NDArray
 
 from analysis.cells import compact_cells, domain_df
 from analysis.design import SurveyDesign
-from analysis.levels import factorize
+from analysis.levels import Factor, factorize
 
 FloatArray = NDArray[np.float64]
 
@@ -35,6 +36,17 @@ _FIRST_BIT = np.array([8] + [int(np.argmax(b)) for b in _BITS[1:]])  # leading z
 _LAST_BIT = np.array([-1] + [7 - int(np.argmax(b[::-1])) for b in _BITS[1:]])
 _FROM = (0xFF >> np.arange(9)).astype(np.uint8)  # bits s.. of a byte (big-endian order)
 _BEFORE = ((0xFF << (8 - np.arange(9))) & 0xFF).astype(np.uint8)  # bits ..e-1
+
+
+@dataclass(frozen=True)
+class AnswerBlock:
+    """The answers of some rows to their own item columns (one questionnaire version):
+    ``meaning[i, j]`` is row ``rows[i]``'s answer to column ``columns[j]``, 1
+    recognised, 0 not, -1 不了解, unanswered or not asked."""
+
+    rows: NDArray[np.intp]
+    columns: NDArray[np.intp]
+    meaning: NDArray[np.int8]
 
 
 @dataclass(frozen=True)
@@ -73,6 +85,51 @@ class AnswerPositions:
             return np.concatenate([p[i] for p in parts]) if parts else np.zeros(0, np.intp)
 
         return cls(joined(2), joined(3), joined(4), joined(5), n_items, span, span_items)
+
+    @classmethod
+    def from_blocks(
+        cls, n_rows: int, n_items: int, blocks: Sequence[AnswerBlock]
+    ) -> AnswerPositions:
+        """The positions straight from answers kept per questionnaire, never a (rows x
+        items) float matrix: a loader that reads each questionnaire's rows with its own
+        columns hands them over as they are (three quarters of a campaign's full matrix
+        would be "not asked"). A block's columns are its rows' span; rows in no block
+        have no answer."""
+        span = np.zeros(n_rows, dtype=np.intp)
+        span_items = np.zeros((len(blocks) + 1, n_items))
+        found: list[tuple[NDArray[np.intp], ...]] = []
+        for number, block in enumerate(blocks, start=1):
+            meaning = block.meaning
+            if meaning.shape != (block.rows.size, block.columns.size):
+                raise ValueError("a block's meaning must be (its rows, its columns)")
+            if meaning.size and not (meaning.min() >= -1 and meaning.max() <= 1):
+                raise ValueError("a block's meaning must hold 1, 0 or -1 (NaN)")
+            span[block.rows] = number
+            span_items[number, block.columns] = 1.0
+            nan_at = np.nonzero(meaning < 0)
+            zero_at = np.nonzero(meaning == 0)
+            found.append(
+                (
+                    block.rows[nan_at[0]],
+                    block.columns[nan_at[1]],
+                    block.rows[zero_at[0]],
+                    block.columns[zero_at[1]],
+                )
+            )
+
+        def joined(i: int) -> NDArray[np.intp]:
+            parts = [f[i] for f in found]
+            return np.concatenate(parts).astype(np.intp) if parts else np.zeros(0, np.intp)
+
+        return cls(joined(0), joined(1), joined(2), joined(3), n_items, span, span_items)
+
+    def dense(self) -> FloatArray:
+        """The (rows x items) matrix these positions were found on: 1 recognised, 0 not,
+        NaN for 不了解, unanswered or not asked (for the paths that need rows)."""
+        x = np.where(self.span_items[self.span] > 0, 1.0, np.nan)
+        x[self.zero_row, self.zero_item] = 0.0
+        x[self.nan_row, self.nan_item] = np.nan
+        return x
 
     def sums(
         self, key: NDArray[np.intp], n_keys: int, weights: FloatArray
@@ -467,7 +524,7 @@ class RowMoments:
         return by_group, overall
 
 
-def codes(values: NDArray[np.generic]) -> tuple[NDArray[np.generic], NDArray[np.intp]]:
+def codes(values: NDArray[np.generic] | Factor) -> tuple[NDArray[np.generic], NDArray[np.intp]]:
     """Sorted levels and codes 0..L-1 (:func:`analysis.levels.factorize`)."""
     return factorize(values)
 

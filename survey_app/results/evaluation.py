@@ -49,7 +49,8 @@ def evaluate_campaign(campaign: Campaign) -> Evaluation:
     data = load_campaign(campaign)
     if data.n == 0:
         raise NoResponses(f"campaign {campaign.key} has no responses to evaluate")
-    present = sorted(set(data.groups.tolist()), key=RESPONDENT_GROUPS.index)
+    counts = np.bincount(data.group_index, minlength=len(RESPONDENT_GROUPS))
+    present = [group for group, count in zip(RESPONDENT_GROUPS, counts, strict=True) if count]
     configured = campaign.policy_weights
     weights: Mapping[Hashable, float]
     if configured:
@@ -60,11 +61,11 @@ def evaluate_campaign(campaign: Campaign) -> Evaluation:
         weights = default_policy_weights(present)
     rule = RecognitionRule(threshold=campaign.threshold, verdict=campaign.verdict_rule)  # type: ignore[arg-type]
     design = design_of(data)
-    answers = AnswerPositions.find(data.recognised)
+    answers = data.positions
     report = evaluate_recognition(
         design,
-        data.groups,
-        data.recognised,
+        data.group_factor,
+        None,
         data.item_areas,
         items=data.items,
         answers=answers,
@@ -83,7 +84,7 @@ def design_of(data: CampaignData) -> SurveyDesign:
     person). Each row is a second-stage unit of its own."""
     return SurveyDesign.from_arrays(
         weights=data.weights,
-        strata=data.strata,
+        strata=data.stratum_factor,
         cluster=data.psu,
         cluster2=np.arange(data.n),
         fpc=data.pi,

@@ -56,6 +56,8 @@ import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import func, select, text
 
+from analysis.levels import Factor
+from analysis.recognition_tables import AnswerBlock, AnswerPositions
 from questionnaires import Questionnaire, load_version
 from survey_app import answer_codes
 from survey_app.extensions import db
@@ -81,24 +83,31 @@ FloatArray = NDArray[np.float64]
 class CampaignData:
     """Rows are responses kept for the analysis (in the order they were stored); columns
     of ``codes`` and ``recognised`` are items (``<questionnaire>.<item id>``): the option
-    code answered (-1 not asked), and 1 recognised, 0 not, NaN for 不了解 or not asked."""
+    code answered (-1 not asked), and 1 recognised, 0 not, NaN for 不了解 or not asked.
 
-    groups: NDArray[Any]
-    strata: NDArray[Any]
+    Label columns are held coded, a row's index into a small table (its group among
+    ``RESPONDENT_GROUPS``, its stratum among the campaign's, ...): the analysis takes
+    them as :class:`Factor`; the label arrays (``groups``, ``strata``, ...) of a million
+    strings are built only when a page or an export asks for them."""
+
+    group_index: NDArray[np.intp]  # into RESPONDENT_GROUPS
+    stratum_index: NDArray[np.intp]  # into the next three (the campaign's strata)
+    stratum_codes: NDArray[Any]
+    stratum_locations: NDArray[Any]  # "" for a stratum outside schools
+    stratum_levels: NDArray[Any]
     psu: NDArray[Any]
     weights: FloatArray
     pi: FloatArray  # the row's PSU's first-stage inclusion probability (see above)
     f2: FloatArray  # the row's second-stage sampling fraction within its PSU
-    recognised: FloatArray
+    positions: AnswerPositions  # where the recognised, not recognised and NaN answers lie
     answers: PackedAnswers  # the codes, compact: ``codes`` unpacks them when asked
-    questionnaires: NDArray[Any]  # the questionnaire key answered, per row
-    versions: NDArray[np.int32]  # and its version
-    school_codes: NDArray[Any]  # 学校标识码, "" outside schools
+    version_index: NDArray[np.intp]  # into version_keys
+    version_keys: tuple[tuple[str, int], ...]  # (questionnaire key, version)
+    school_index: NDArray[np.intp]  # into school_code_table
+    school_code_table: NDArray[Any]  # 学校标识码, "" outside schools
     items: tuple[str, ...]
     item_areas: tuple[str, ...]
     item_versions: tuple[tuple[str, int], ...]  # the questionnaire version naming each item
-    locations: NDArray[Any]  # the school's location, "" outside schools
-    school_levels: NDArray[Any]  # the school's level, "" outside schools
     durations: FloatArray  # seconds from opening the code to submitting (NaN: unknown)
     separately_drawn: tuple[str, ...]  # groups in strata of their own (lists, links)
     set_aside: dict[str, int] = field(default_factory=dict)
@@ -106,6 +115,54 @@ class CampaignData:
     @property
     def n(self) -> int:
         return int(self.weights.shape[0])
+
+    @property
+    def group_factor(self) -> Factor:
+        return Factor(self.group_index, _GROUP_NAMES)
+
+    @property
+    def stratum_factor(self) -> Factor:
+        return Factor(self.stratum_index, self.stratum_codes)
+
+    @cached_property
+    def groups(self) -> NDArray[Any]:
+        return _GROUP_NAMES[self.group_index]
+
+    @cached_property
+    def strata(self) -> NDArray[Any]:
+        return self.stratum_codes[self.stratum_index]
+
+    @cached_property
+    def locations(self) -> NDArray[Any]:
+        """The school's location, "" outside schools."""
+        return self.stratum_locations[self.stratum_index]
+
+    @cached_property
+    def school_levels(self) -> NDArray[Any]:
+        """The school's level, "" outside schools."""
+        return self.stratum_levels[self.stratum_index]
+
+    @cached_property
+    def school_codes(self) -> NDArray[Any]:
+        """学校标识码, "" outside schools."""
+        return self.school_code_table[self.school_index]
+
+    @cached_property
+    def questionnaires(self) -> NDArray[Any]:
+        """The questionnaire key answered, per row."""
+        keys = np.array([key for key, _v in self.version_keys], dtype=object)
+        return keys[self.version_index]
+
+    @cached_property
+    def versions(self) -> NDArray[np.int32]:
+        """And its version."""
+        return np.array([v for _k, v in self.version_keys], dtype=np.int32)[self.version_index]
+
+    @cached_property
+    def recognised(self) -> FloatArray:
+        """rows × items: 1 recognised, 0 not, NaN for 不了解 or not asked (the analysis
+        reads ``positions``; this matrix is built only when asked for)."""
+        return self.positions.dense()
 
     @cached_property
     def codes(self) -> NDArray[np.int16]:
@@ -178,27 +235,28 @@ def load_campaign(campaign: Campaign) -> CampaignData:
             np.minimum(responded / school_m, 1.0),
             1.0,
         )
-    answers, recognised, items, areas, sources = _answers(campaign, kept)
-    group_names = np.array(RESPONDENT_GROUPS)
+    answers, positions, items, areas, sources = _answers(campaign, kept)
     return CampaignData(
-        groups=group_names[kept.group],
-        strata=strata.code[stratum],
+        group_index=kept.group,
+        stratum_index=stratum,
+        stratum_codes=strata.code,
+        stratum_locations=strata.location,
+        stratum_levels=strata.school_level,
         psu=np.where(at_school, kept.school, -kept.id),
         weights=weights,
         pi=pi,
         f2=f2,
-        recognised=recognised,
+        positions=positions,
         answers=answers,
-        questionnaires=np.array([key for key, _v in kept.versions], dtype=object)[kept.version],
-        versions=np.array([v for _k, v in kept.versions], dtype=np.int32)[kept.version],
-        school_codes=cells.school_code_at(school),
+        version_index=kept.version,
+        version_keys=tuple(kept.versions),
+        school_index=school,
+        school_code_table=cells.school_codes,
         items=items,
         item_areas=areas,
         item_versions=sources,
-        locations=strata.location[stratum],
-        school_levels=strata.school_level[stratum],
         durations=kept.duration,
-        separately_drawn=tuple(sorted({str(g) for g in group_names[kept.group[~at_school]]})),
+        separately_drawn=tuple(sorted({str(g) for g in _GROUP_NAMES[kept.group[~at_school]]})),
         set_aside=set_aside,
     )
 
@@ -207,6 +265,7 @@ def load_campaign(campaign: Campaign) -> CampaignData:
 SET_ASIDE_REASONS = ("school_not_in_plan", "group_not_planned_at_school", "not_in_plan")
 _SCHOOL, _LIST, _AREA = 0, 1, 2
 _GROUP_INDEX = {group: index for index, group in enumerate(RESPONDENT_GROUPS)}
+_GROUP_NAMES = np.array(RESPONDENT_GROUPS)
 _KINDS = {"school": _SCHOOL, "list": _LIST, "area": _AREA}
 
 
@@ -591,7 +650,7 @@ def _area_populations(campaign: Campaign) -> dict[int, float]:
 def _answers(
     campaign: Campaign, kept: _Stored
 ) -> tuple[
-    PackedAnswers, FloatArray, tuple[str, ...], tuple[str, ...], tuple[tuple[str, int], ...]
+    PackedAnswers, AnswerPositions, tuple[str, ...], tuple[str, ...], tuple[tuple[str, int], ...]
 ]:
     """The answers (packed; responses stored without their packed form are packed here
     from the answer table) and what each means for recognition, read from each row's
@@ -626,13 +685,13 @@ def _answers(
         packed[lacking] = answer_codes.NOT_ASKED
         missing.append(lacking)
     _pack_from_answer_table(campaign, kept, np.concatenate(missing), packed, versions, loaded)
-    recognised = np.full((kept.id.size, len(columns)), np.nan)
-    for number, (version, rows) in enumerate(zip(versions, rows_of, strict=True)):
-        block = packed[rows, : at[number].size]
-        meaning = _meaning(loaded[version], columns)
-        recognised[rows[:, None], at[number]] = meaning[at[number], block]
+    blocks = [
+        AnswerBlock(rows, at[number], _meaning(loaded[version], packed[rows, : at[number].size]))
+        for number, (version, rows) in enumerate(zip(versions, rows_of, strict=True))
+    ]
+    positions = AnswerPositions.from_blocks(kept.id.size, len(columns), blocks)
     items = tuple(f"{key}.{item_id}" for key, item_id in columns)
-    return PackedAnswers(packed, layout, tuple(at)), recognised, items, tuple(areas), tuple(sources)
+    return PackedAnswers(packed, layout, tuple(at)), positions, items, tuple(areas), tuple(sources)
 
 
 def _pack_from_answer_table(
@@ -668,12 +727,12 @@ def _pack_from_answer_table(
             packed[found, index] = value
 
 
-def _meaning(questionnaire: Questionnaire, columns: dict[tuple[str, str], int]) -> FloatArray:
-    """[column, packed code] → 1 recognised, 0 not, NaN 不了解, not asked or not one of
-    the item's codes."""
-    table = np.full((len(columns), answer_codes.NOT_ASKED + 1), np.nan)
-    for item in questionnaire.items:
-        column = columns[(questionnaire.key, item.id)]
+def _meaning(questionnaire: Questionnaire, block: NDArray[np.uint8]) -> NDArray[np.int8]:
+    """A version's packed codes (its rows x its items) → 1 recognised, 0 not, -1 不了解,
+    not asked or not one of the item's codes."""
+    table = np.full((len(questionnaire.items), answer_codes.NOT_ASKED + 1), -1, dtype=np.int8)
+    for index, item in enumerate(questionnaire.items):
         for option in item.scale.options:
-            table[column, option.code] = 1.0 if option.recognised else 0.0
-    return table
+            table[index, option.code] = 1 if option.recognised else 0
+    offsets = np.arange(len(questionnaire.items), dtype=np.intp) * (answer_codes.NOT_ASKED + 1)
+    return table.ravel()[block + offsets]

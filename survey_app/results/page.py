@@ -73,7 +73,7 @@ def _breakdown(
     report = evaluate_recognition(
         evaluation.design,
         domains,
-        data.recognised,
+        None,
         data.item_areas,
         items=data.items,
         answers=evaluation.answers,

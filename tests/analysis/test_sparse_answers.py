@@ -11,9 +11,15 @@ import numpy as np
 import pytest
 
 from analysis.design import SurveyDesign
-from analysis.levels import factorize
+from analysis.levels import Factor, factorize
 from analysis.recognition import evaluate_recognition
-from analysis.recognition_tables import AnswerPositions, DomainTables
+from analysis.recognition_tables import (
+    AnswerBlock,
+    AnswerPositions,
+    CalibrationAdjustment,
+    DomainTables,
+)
+from analysis.weighting import post_stratify, rake
 from tests.analysis.report_figures import evaluate, figures
 
 GROUPS = np.array(["parent", "student", "teacher", "resident", "deputy"])
@@ -238,6 +244,76 @@ def test_answers_of_another_matrix_are_refused() -> None:
         evaluate_recognition(design, data["groups"], data["x"], data["areas"], answers=answers)
 
 
+def blocks_of(data: dict[str, Any], leave_out: np.ndarray | None = None) -> list[AnswerBlock]:
+    """The campaign's answers as a loader keeps them: each questionnaire's rows with its
+    own columns (found where its rows answered; interleaved, they are not contiguous)."""
+    x = data["x"]
+    questionnaire = QUESTIONNAIRE[[list(GROUPS).index(g) for g in data["groups"]]]
+    found = []
+    for q in np.unique(questionnaire):
+        rows = np.flatnonzero((questionnaire == q) & (True if leave_out is None else ~leave_out))
+        columns = np.flatnonzero((~np.isnan(x[questionnaire == q])).any(axis=0))
+        block = x[rows[:, None], columns]
+        meaning = np.where(np.isnan(block), -1, block).astype(np.int8)
+        found.append(AnswerBlock(rows.astype(np.intp), columns.astype(np.intp), meaning))
+    return found
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("interleave", [False, True])
+def test_answer_positions_from_blocks_sum_as_found(seed: int, interleave: bool) -> None:
+    data = campaign(seed, interleave)
+    x = data["x"]
+    empty = np.isnan(x).all(axis=1)  # rows with no answer may be in no block at all
+    for leave_out in (None, empty):
+        positions = AnswerPositions.from_blocks(x.shape[0], x.shape[1], blocks_of(data, leave_out))
+        np.testing.assert_array_equal(positions.dense(), x)
+        key = np.random.default_rng(seed).integers(0, 11, x.shape[0])
+        found = positions.sums(key, 11, data["weights"])
+        for got, want in zip(found, cell_sums(x, key, 11, data["weights"]), strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "design_name", ["current", "two_stage", "brewer", "post", "raked", "calibrated_rows"]
+)
+def test_evaluation_from_blocks_equals_the_matrix(
+    monkeypatch: pytest.MonkeyPatch, design_name: str
+) -> None:
+    data = campaign(7, interleave=True)
+    if design_name == "calibrated_rows":  # a calibration the tables cannot adjust: rows
+        monkeypatch.setattr(CalibrationAdjustment, "build", lambda *args: None)
+        design_name = "raked"
+    location = np.where(data["strata"] < "3", np.array(["urban", "rural"])[data["psu"] % 2], "")
+    if design_name in ("post", "raked"):
+        data["weights"] = np.where(data["weights"] == 0, 1.0, data["weights"])  # raking divides
+        design = designs(data)["current"]("adjust")
+        by_location = {"urban": 5000.0, "rural": 7000.0, "": 900.0}
+        design = post_stratify(design, location, by_location)
+        if design_name == "raked":
+            totals = {g: 2000.0 + 100 * i for i, g in enumerate(GROUPS)}
+            design = rake(design, [(location, by_location), (data["groups"], totals)], epsilon=1e-9)
+    else:
+        design = designs(data)[design_name]("adjust")
+    x = data["x"]
+    positions = AnswerPositions.from_blocks(x.shape[0], x.shape[1], blocks_of(data))
+    for domains in (data["groups"], np.where(location == "", "outside", location)):
+        from_blocks = evaluate_recognition(design, domains, None, data["areas"], answers=positions)
+        from_matrix = evaluate_recognition(design, domains, x, data["areas"])
+        assert_same(figures(from_blocks), figures(from_matrix))
+
+
+def test_answer_blocks_are_checked() -> None:
+    rows, columns = np.arange(2, dtype=np.intp), np.arange(3, dtype=np.intp)
+    with pytest.raises(ValueError, match="1, 0 or -1"):
+        AnswerPositions.from_blocks(2, 3, [AnswerBlock(rows, columns, np.full((2, 3), 2, np.int8))])
+    with pytest.raises(ValueError, match="its rows, its columns"):
+        AnswerPositions.from_blocks(2, 3, [AnswerBlock(rows, columns, np.ones((3, 2), np.int8))])
+    design = SurveyDesign.from_arrays(weights=np.ones(2))
+    with pytest.raises(ValueError, match="recognised answers or their positions"):
+        evaluate_recognition(design, np.array(["a", "a"]), None, ["x", "x", "x"])
+
+
 @pytest.mark.parametrize(
     "values",
     [
@@ -255,3 +331,38 @@ def test_factorize_is_numpy_unique(values: np.ndarray) -> None:
     want_levels, want_codes = np.unique(values, return_inverse=True)
     np.testing.assert_array_equal(levels, want_levels)
     np.testing.assert_array_equal(codes, want_codes)
+
+
+def test_a_factor_is_its_labels() -> None:
+    """Coded labels (unsorted levels, some unused) give what the label strings give:
+    the same levels and codes, the same design, the same report."""
+    data = campaign(8)
+    levels = np.array(["z-unused", "resident", "parent", "deputy", "teacher", "student"])
+    position = {label: index for index, label in enumerate(levels)}
+    groups = Factor(np.array([position[g] for g in data["groups"]]), levels)
+    np.testing.assert_array_equal(groups.labels(), data["groups"])
+    for got, want in zip(
+        factorize(groups), np.unique(data["groups"], return_inverse=True), strict=True
+    ):
+        np.testing.assert_array_equal(got, want)
+    strata_levels, strata_codes = np.unique(data["strata"], return_inverse=True)
+    strata = Factor(strata_levels.size - 1 - strata_codes, strata_levels[::-1].copy())
+    coded = SurveyDesign.from_arrays(
+        weights=data["weights"],
+        strata=strata,
+        cluster=data["psu"],
+        fpc=data["fpc"],
+        lonely_psu="adjust",
+    )
+    plain = designs(data)["current"]("adjust")
+    x = data["x"]
+    assert_same(
+        figures(evaluate_recognition(coded, groups, x, data["areas"])),
+        figures(evaluate_recognition(plain, data["groups"], x, data["areas"])),
+    )
+    with pytest.raises(ValueError, match="index its levels"):
+        Factor(np.array([0, 3]), np.array(["a", "b"]))
+    with pytest.raises(ValueError, match="distinct"):
+        Factor(np.array([0, 1]), np.array(["a", "a"]))
+    with pytest.raises(ValueError, match="integers"):
+        Factor(np.array([0.0, 1.0]), np.array(["a", "b"]))
