@@ -1,4 +1,6 @@
 """``python -m analysis estimate``: survey estimates from a CSV file, printed as JSON.
+(``python -m analysis integrity``: coached and fabricated cells, see
+:mod:`analysis.integrity.command`.)
 
 Each ``--y`` column is estimated overall and, with ``--by``, in each domain. A 0/1
 column is a proportion and gets the ``--ci`` interval and the one-sided p-value for
@@ -80,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="NCHS rules: cap the Korn-Graubard effective n at n (default off: the "
         "intervals equal R's svyciprop; p = 0 or 1 always gets the NCHS interval)",
     )
+    from analysis.integrity.command import add_parser  # imports this module: import late
+
+    add_parser(commands)
     return parser
 
 
@@ -295,7 +300,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     warnings: list[str] = []
     try:
-        result = run_estimate(args, warnings)
+        if args.command == "integrity":
+            from analysis.integrity.command import run_integrity
+
+            result: Any = run_integrity(args)
+        else:
+            result = run_estimate(args, warnings)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT_ERROR

@@ -66,8 +66,8 @@ from survey_app.extensions import db
 fill = demo_fieldwork._Simulator.fill
 
 
-def fill_and_commit(self, cell, count):
-    stored = fill(self, cell, count)
+def fill_and_commit(self, cell, count, coaching=None):
+    stored = fill(self, cell, count, coaching)
     db.session.commit()
     return stored
 

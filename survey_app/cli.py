@@ -86,7 +86,16 @@ def demo_codes(respondent_group: str, count: int) -> None:
 @click.option("--responses", "count", type=int, required=True, help="How many responses.")
 @click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same answers.")
 @click.option("--if-empty", is_flag=True, help="Do nothing if the campaign has responses.")
-def demo_fieldwork(key: str, count: int, seed: int, if_empty: bool) -> None:
+@click.option(
+    "--coach",
+    "coached",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Coach this many schools' groups (template, erased dissatisfaction, proxy filling "
+    "in turn), for demos of the integrity checks.",
+)
+def demo_fieldwork(key: str, count: int, seed: int, if_empty: bool, coached: int) -> None:
     """Fill a drawn, open campaign with COUNT simulated responses, spread over its plan and
     stored through the respondents' own services (see survey_app/demo_fieldwork.py)."""
     from datetime import UTC, datetime
@@ -101,6 +110,8 @@ def demo_fieldwork(key: str, count: int, seed: int, if_empty: bool) -> None:
         raise CommandError(f"--responses is 1 to {demo_fieldwork.MAX_RESPONSES}, not {count}")
     if not 0 <= seed < 2**63:
         raise CommandError("--seed is a whole number from 0 to 2**63 - 1")
+    if not 0 <= coached <= 1000:
+        raise CommandError(f"--coach is 0 to 1000, not {coached}")
     campaign = db.session.scalar(select(Campaign).where(Campaign.key == key))
     if campaign is None:
         raise CommandError(f"no campaign {key!r}")
@@ -117,6 +128,7 @@ def demo_fieldwork(key: str, count: int, seed: int, if_empty: bool) -> None:
                 seed=seed,
                 now=datetime.now(UTC),
                 items_per_page=current_app.config["ITEMS_PER_PAGE"],
+                coached=coached,
             )
     except demo_fieldwork.FieldworkRefused as refused:
         raise CommandError(str(refused)) from refused
@@ -126,6 +138,8 @@ def demo_fieldwork(key: str, count: int, seed: int, if_empty: bool) -> None:
         if result.per_group.get(group)
     )
     click.echo(f"Stored {result.responses} simulated responses in {key}: {groups}.")
+    for school, group, style in result.coached:
+        click.echo(f"Coached: school {school}, {group}, {style}.")
 
 
 @questionnaires_cli.command("check")
@@ -168,6 +182,7 @@ def demo_logins() -> None:
 
 def init_app(app: Flask) -> None:
     from survey_app.auth.cli import users_cli
+    from survey_app.integrity.cli import integrity
     from survey_app.plan.cli import campaign_cli, codes_cli, plan_cli
     from survey_app.results.cli import results
     from survey_app.results.export_cli import export
@@ -175,6 +190,7 @@ def init_app(app: Flask) -> None:
 
     app.cli.add_command(users_cli)
     app.cli.add_command(results)
+    app.cli.add_command(integrity)
     app.cli.add_command(export)
     app.cli.add_command(report_cli)
     app.cli.add_command(campaign_cli)

@@ -80,6 +80,9 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         "FIELDWORK_REFRESH_SECONDS": int(os.environ.get("FIELDWORK_REFRESH_SECONDS", "30")),
         # Results: a cell of fewer responses than this shows no figure (results/page.py).
         "RESULTS_MIN_N": int(os.environ.get("RESULTS_MIN_N", "10")),
+        # Integrity checks: the false-discovery rate of the flags over a county's
+        # school groups (survey_app/integrity/checks.py).
+        "INTEGRITY_FDR": float(os.environ.get("INTEGRITY_FDR", "0.05")),
         # The certification report's signing key and certificate, one PKCS#12 file
         # (results/report_signing.py; `flask report keygen` makes a self-signed one).
         "REPORT_SIGNING_P12": os.environ.get(

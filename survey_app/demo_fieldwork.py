@@ -32,6 +32,15 @@ here too):
   recognised options (its ``recognised`` flags; the most favourable most often, e.g.
   满意 > 比较满意 > 基本满意), the others among its non-recognised ones.
 
+* **Coaching** (``coached=K``, for demos of the integrity checks): K schools' groups of
+  at least :data:`MIN_COACHED` planned responses answer as coached schools make them
+  answer, one style after another (:data:`COACHING_STYLES`): *template*, three in five
+  copy the school's "standard answers" (满意 everywhere but about two items 比较满意); *erased*,
+  nobody answers below 比较满意 (a recognised answer is 满意 or 比较满意, never 基本满意,
+  and 不满意 becomes 比较满意); *proxy*, a third of the codes are filled by one person in
+  two ten-minute bursts at a fifth of the reading time, nearly the same answers each
+  time. The rest of the campaign is as above.
+
 Reproducible: the same campaign, seed and ``now`` give the same answers (the codes
 themselves are random, as every code is). Plain functions: they flush, the caller
 commits.
@@ -43,6 +52,7 @@ import bisect
 import itertools
 import math
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -124,6 +134,15 @@ class Cell:
 class FieldworkResult:
     responses: int
     per_group: dict[str, int]
+    coached: tuple[tuple[str, str, str], ...] = ()  # (school code, group, style)
+
+
+COACHING_STYLES = ("template", "erased", "proxy")
+MIN_COACHED = 20  # a coached school's group has at least this many responses
+TEMPLATE_SHARE = 0.6
+PROXY_SHARE = 1 / 3
+PROXY_SPEED = 0.2  # of the reading time
+READING_SECONDS_PER_ITEM = 15.0  # what the integrity checks take as the reading time
 
 
 def planned_cells(campaign: Campaign) -> list[Cell]:
@@ -193,9 +212,11 @@ def simulate_fieldwork(
     seed: int,
     now: datetime,
     items_per_page: int = 5,
+    coached: int = 0,
 ) -> FieldworkResult:
     """Store ``n`` simulated responses in the campaign's plan (see the module's docstring);
-    ``now`` ends the simulated fieldwork (the window's close if earlier)."""
+    ``now`` ends the simulated fieldwork (the window's close if earlier); ``coached``
+    schools' groups are coached."""
     if not 1 <= n <= MAX_RESPONSES:
         raise FieldworkRefused(f"the number of responses is 1 to {MAX_RESPONSES}")
     if campaign.status != "open":
@@ -205,11 +226,38 @@ def simulate_fieldwork(
     counts = allocate_responses(cells, n)
     rng = np.random.default_rng(seed)
     simulator = _Simulator(campaign, rng, window, items_per_page)
+    styles = _coached_cells(cells, counts, coached, rng)
     per_group: Counter[str] = Counter()
-    for cell, count in zip(cells, counts, strict=True):
+    for index, (cell, count) in enumerate(zip(cells, counts, strict=True)):
         if count:
-            per_group[cell.respondent_group] += simulator.fill(cell, count)
-    return FieldworkResult(sum(per_group.values()), dict(per_group))
+            per_group[cell.respondent_group] += simulator.fill(cell, count, styles.get(index))
+    found = tuple(
+        (school.code, cells[i].respondent_group, style)
+        for i, style in sorted(styles.items())
+        if (school := cells[i].school) is not None
+    )
+    return FieldworkResult(sum(per_group.values()), dict(per_group), found)
+
+
+def _coached_cells(
+    cells: list[Cell], counts: list[int], coached: int, rng: np.random.Generator
+) -> dict[int, str]:
+    """Which cells are coached, and how: schools' groups large enough, chosen at random,
+    the styles in turn."""
+    if coached <= 0:
+        return {}
+    eligible = [
+        i
+        for i, (cell, count) in enumerate(zip(cells, counts, strict=True))
+        if cell.school is not None and count >= MIN_COACHED
+    ]
+    if coached > len(eligible):
+        raise FieldworkRefused(
+            f"only {len(eligible)} schools' groups get {MIN_COACHED} responses or more: "
+            f"cannot coach {coached}"
+        )
+    chosen = sorted(rng.choice(eligible, size=coached, replace=False).tolist())
+    return {i: COACHING_STYLES[k % len(COACHING_STYLES)] for k, i in enumerate(chosen)}
 
 
 def responses_of(campaign: Campaign) -> int:
@@ -255,9 +303,10 @@ class _Simulator:
         total_sd = math.sqrt(SCHOOL_SD**2 + RESPONDENT_SD**2 + ITEM_SD**2)
         self.group_logits = {g: _calibrated_logit(r, total_sd) for g, r in GROUP_RATES.items()}
 
-    def fill(self, cell: Cell, count: int) -> int:
+    def fill(self, cell: Cell, count: int, coaching: str | None = None) -> int:
         """``count`` respondents of one cell, each through a fresh code; returns how many
-        submitted (an open link may turn out fuller than read, by people answering now)."""
+        submitted (an open link may turn out fuller than read, by people answering now).
+        ``coaching``: one of :data:`COACHING_STYLES` (a school's group only)."""
         if cell.school is not None:
             unit = ("school", cell.school.id)
             codes = self._school_codes(cell.school, cell.respondent_group, count)
@@ -268,11 +317,16 @@ class _Simulator:
             assert cell.link is not None  # noqa: S101 - a cell is one of the three
             return self._fill_link(cell.link, count, ("link", cell.link.id))
         effect = self._unit_effect(unit)
+        coach = _Coach(coaching, self.rng, self._start(), self._start()) if coaching else None
         for typed in codes:
             start = self._start()
             code = services.find_code(typed)  # the QR slip scanned
+            style = coach.style_of_next() if coach is not None else None
+            if style == "proxy":
+                assert coach is not None  # noqa: S101 - a proxy is a coach's
+                start = coach.burst_start()
             services.check_usable(code, start)
-            self._answer(code, effect, start)
+            self._answer(code, effect, start, coach=coach if style else None)
         return len(codes)
 
     def _school_codes(self, school: School, group: str, count: int) -> list[str]:
@@ -340,8 +394,10 @@ class _Simulator:
         unit_effect: float,
         start: datetime,
         hold: timedelta | None = None,
+        coach: _Coach | None = None,
     ) -> None:
-        """One respondent with a code just opened: claim it, save each screen, submit."""
+        """One respondent with a code just opened: claim it, save each screen, submit
+        (as ``coach`` makes them, if coached)."""
         group = code.respondent_group
         services.claim_draft(code, start)
         questionnaire = services.questionnaire_of(code)
@@ -349,12 +405,19 @@ class _Simulator:
         language = "ug" if self.rng.random() < UYGHUR_SHARE else "zh_Hans"
         person = self.group_logits[group] + unit_effect + float(self.rng.normal(0, RESPONDENT_SD))
         per_item = SECONDS_PER_ITEM.get(group, DEFAULT_SECONDS_PER_ITEM)
-        moment = start + timedelta(seconds=WELCOME_SECONDS * float(self.rng.lognormal(0, 0.4)))
+        # A proxy clicks through the whole questionnaire at a fifth of the reading time.
+        pace = PROXY_SPEED if coach is not None and coach.style == "proxy" else 1.0
+        if pace < 1:
+            per_item = READING_SECONDS_PER_ITEM * pace
+        welcome = WELCOME_SECONDS * float(self.rng.lognormal(0, 0.4))
+        moment = start + timedelta(seconds=welcome * pace)
         pages = services.paginate(items, self.items_per_page)
         for number, page in enumerate(pages, start=1):
             answers = {
                 item.id: self._choice(questionnaire.key, item, person, group) for item in page
             }
+            if coach is not None:
+                answers = coach.answers(items, answers)
             seconds = sum(per_item * float(self.rng.lognormal(0, 0.45)) for _item in page)
             moment += timedelta(seconds=seconds)
             comment = None
@@ -365,7 +428,7 @@ class _Simulator:
             services.save_draft(
                 code, answers, moment, language=language, comment=comment, hold=hold
             )
-        moment += timedelta(seconds=float(self.rng.uniform(3, 25)))  # the review screen
+        moment += timedelta(seconds=float(self.rng.uniform(3, 25)) * pace)  # the review screen
         services.submit_response(code.id, min(moment, self.ends - timedelta(seconds=1)), language)
 
     def _choice(self, questionnaire: str, item: Item, person: float, group: str) -> int:
@@ -388,3 +451,51 @@ def _side(scale: Scale, recognised: bool) -> tuple[tuple[int, ...], tuple[float,
     if not codes:  # a scale without options on this side: the other side's
         codes = tuple(option.code for option in scale.options)
     return codes, tuple(itertools.accumulate(0.5**rank for rank in range(len(codes))))
+
+
+class _Coach:
+    """How a coached school's group answers (:data:`COACHING_STYLES`): decided once per
+    group (its template, its two bursts), applied respondent by respondent."""
+
+    def __init__(
+        self, style: str, rng: np.random.Generator, first: datetime, second: datetime
+    ) -> None:
+        self.style = style
+        self.rng = rng
+        self.bursts = (first, second)
+        self.template: dict[str, int] = {}
+        self.current: str | None = None
+
+    def style_of_next(self) -> str | None:
+        """The next respondent's part: coached as the group's style, or answering freely
+        (template and proxy styles reach only a share of the group)."""
+        share = {"template": TEMPLATE_SHARE, "proxy": PROXY_SHARE}.get(self.style, 1.0)
+        self.current = self.style if self.rng.random() < share else None
+        return self.current
+
+    def burst_start(self) -> datetime:
+        burst = self.bursts[int(self.rng.integers(2))]
+        return burst + timedelta(seconds=float(self.rng.uniform(0, 600)))
+
+    def answers(self, items: Sequence[Item], chosen: dict[str, int]) -> dict[str, int]:
+        if self.current is None:
+            return chosen
+        if self.style == "erased":
+            return {item: _raised(code) for item, code in chosen.items()}
+        for item in items:  # the school's "standard answers", one per item it meets
+            if item.id not in self.template:
+                codes = sorted(o.code for o in item.scale.options)
+                lowered = self.rng.random() < 2 / len(items)
+                self.template[item.id] = codes[-2] if lowered else codes[-1]
+        if self.style == "template":
+            return {item: self.template[item] for item in chosen}
+        # proxy: the same hand, an answer changed here and there
+        return {
+            item: (code if self.rng.random() < 0.1 else self.template[item])
+            for item, code in chosen.items()
+        }
+
+
+def _raised(code: int) -> int:
+    """Erased dissatisfaction on the 4-point scale: nothing below 比较满意 (3)."""
+    return code if code == 0 or code >= 3 else 3

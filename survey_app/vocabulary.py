@@ -32,6 +32,10 @@ LIST_GROUPS = ("deputy", "member")
 OPEN_LINK_GROUPS = ("resident",)
 CODE_STATUSES = ("issued", "used", "void")
 VERDICT_RULES = ("confidence", "point")  # analysis.RecognitionRule.verdict
+# A person's decision on a school's group the integrity checks flagged (models/integrity):
+# keep its answers; set aside those submitted so far (evaluators); survey it again, the
+# answers so far set aside (supervisors, while the fieldwork is open).
+INTEGRITY_DECISIONS = ("keep", "set_aside", "resurvey")
 # Staff: admin sees everything; a supervisor (督导) runs the fieldwork of the campaigns
 # given to them; an evaluator (评估组) reads results of theirs, never codes or answers.
 STAFF_ROLES = ("admin", "supervisor", "evaluator")
@@ -53,6 +57,8 @@ __all__ = [
     "CAMPAIGN_STATUS_LABELS",
     "CODE_STATUSES",
     "GROUP_LABELS",
+    "INTEGRITY_DECISIONS",
+    "INTEGRITY_DECISION_LABELS",
     "LANGUAGES",
     "LIST_GROUPS",
     "LOCATIONS",
@@ -82,6 +88,11 @@ STAGE_LABELS = {
     "national": _l("National certification"),
 }
 CAMPAIGN_STATUS_LABELS = {"draft": _l("In preparation"), "open": _l("Open"), "closed": _l("Closed")}
+INTEGRITY_DECISION_LABELS = {
+    "keep": _l("Keep the answers"),
+    "set_aside": _l("Set the answers aside"),
+    "resurvey": _l("Survey the group again"),
+}
 ROLE_LABELS = {
     "admin": _l("Administrator"),
     "supervisor": _l("Supervisor"),

@@ -12,6 +12,7 @@ from survey_app import vocabulary
 from survey_app.auth import login_limits, services
 from survey_app.auth.forms import LoginForm
 from survey_app.extensions import db, login_manager
+from survey_app.integrity import messages as integrity_messages
 from survey_app.models import User
 
 bp = Blueprint("auth", __name__, url_prefix="/staff")
@@ -96,5 +97,9 @@ def init_app(app: Flask) -> None:
         location_labels=vocabulary.LOCATION_LABELS,
         school_level_labels=vocabulary.SCHOOL_LEVEL_LABELS,
         group_labels=vocabulary.GROUP_LABELS,
+        integrity_decision_labels=vocabulary.INTEGRITY_DECISION_LABELS,
+        integrity_reason_labels=integrity_messages.REASON_LABELS,
+        response_flag_labels=integrity_messages.RESPONSE_FLAG_LABELS,
+        integrity_explanation=integrity_messages.explanation,
     )
     app.register_blueprint(bp)

@@ -5,6 +5,7 @@ from survey_app.models.base import Base
 from survey_app.models.campaign import Campaign, GroupPopulation, Stratum
 from survey_app.models.code import OneTimeCode
 from survey_app.models.frame import School
+from survey_app.models.integrity import IntegrityDecision
 from survey_app.models.outreach import ListFrame, OpenLink
 from survey_app.models.plan import PlanQuota, PlanSchool, PlanStratum, SamplingPlan
 from survey_app.models.report import CertificationReport
@@ -19,6 +20,7 @@ __all__ = [
     "CampaignAccess",
     "CertificationReport",
     "GroupPopulation",
+    "IntegrityDecision",
     "ListFrame",
     "OneTimeCode",
     "OpenLink",

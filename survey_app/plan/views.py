@@ -323,11 +323,17 @@ def fieldwork_progress(key: str) -> ResponseReturnValue:
     chosen = current_campaign()
     plan = draw.plan_of(chosen)
     report = fieldwork.progress(chosen, plan, datetime.now(UTC))
+    integrity = None
+    if chosen.status == "open" and plan is not None:
+        from survey_app.integrity import checks  # scipy.stats: imported when first asked
+
+        integrity = checks.cached_summary(chosen)
     return render_template(
         "plan/fieldwork.html",
         campaign=chosen,
         report=report,
         schools=code_batches.quota_progress(plan) if plan else [],
+        integrity=integrity,
     )
 
 
@@ -375,4 +381,4 @@ def _change_fieldwork(change: Callable[[Campaign], None]) -> ResponseReturnValue
 # Routes of this blueprint kept in modules of their own: changes to a frozen plan
 # (replaced schools, corrected populations), the lists and open links, the supervisor's
 # sheets. Importing them registers their routes on ``bp``.
-from survey_app.plan import change_views, outreach_views, sheet_views  # noqa: E402, F401, I001
+from survey_app.plan import change_views, integrity_views, outreach_views, sheet_views  # noqa: E402, F401, I001

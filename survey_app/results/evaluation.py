@@ -11,7 +11,7 @@ response leaves the county score without data: it is not re-weighted away.
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +27,7 @@ from analysis.recognition import (
 )
 from analysis.recognition_tables import AnswerPositions
 from survey_app.models import Campaign
-from survey_app.results.loader import CampaignData, load_campaign
+from survey_app.results.loader import CampaignData, CellCut, load_campaign
 from survey_app.vocabulary import RESPONDENT_GROUPS
 
 
@@ -45,8 +45,10 @@ class Evaluation:
     missing_groups: tuple[str, ...]
 
 
-def evaluate_campaign(campaign: Campaign) -> Evaluation:
-    data = load_campaign(campaign)
+def evaluate_campaign(campaign: Campaign, cuts: Sequence[CellCut] | None = None) -> Evaluation:
+    """The campaign's evaluation without the cells of ``cuts`` (default: those a person
+    set aside after the integrity checks; ``()``: every response in the plan)."""
+    data = load_campaign(campaign, cuts)
     if data.n == 0:
         raise NoResponses(f"campaign {campaign.key} has no responses to evaluate")
     counts = np.bincount(data.group_index, minlength=len(RESPONDENT_GROUPS))

@@ -21,6 +21,7 @@ SET_ASIDE_LABELS = {
     "school_not_in_plan": _l("from schools not drawn"),
     "group_not_planned_at_school": _l("from groups not planned at their school"),
     "not_in_plan": _l("outside any list or open link"),
+    "integrity_decision": _l("set aside by a person after the integrity checks"),
 }
 
 # ``analysis.design_caveats`` by code (its ``message`` is the command line's English);

@@ -48,7 +48,10 @@ are **set aside**, counted by reason: they cannot be weighted.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
@@ -65,6 +68,7 @@ from survey_app.models import (
     Answer,
     Campaign,
     GroupPopulation,
+    IntegrityDecision,
     ListFrame,
     OpenLink,
     PlanQuota,
@@ -109,6 +113,7 @@ class CampaignData:
     item_areas: tuple[str, ...]
     item_versions: tuple[tuple[str, int], ...]  # the questionnaire version naming each item
     durations: FloatArray  # seconds from opening the code to submitting (NaN: unknown)
+    submitted_minutes: FloatArray  # the minute each was submitted, minutes since 1970 (UTC)
     separately_drawn: tuple[str, ...]  # groups in strata of their own (lists, links)
     set_aside: dict[str, int] = field(default_factory=dict)
 
@@ -192,12 +197,41 @@ class PackedAnswers:
         return codes
 
 
-def load_campaign(campaign: Campaign) -> CampaignData:
-    """The campaign's responses with their weights (see the module's docstring)."""
+@dataclass(frozen=True)
+class CellCut:
+    """One school's group whose responses submitted up to the minute ``until`` (minutes
+    since 1970, UTC; infinity: all of them) are left out of the analysis."""
+
+    school_id: int
+    group: str
+    until: float = math.inf
+
+
+def decided_cuts(campaign: Campaign) -> tuple[CellCut, ...]:
+    """The cells a person set aside, or chose to survey again (``models/integrity.py``):
+    their responses up to the decision."""
+    rows = db.session.execute(
+        select(
+            IntegrityDecision.school_id,
+            IntegrityDecision.respondent_group,
+            IntegrityDecision.decided_at,
+        ).where(
+            IntegrityDecision.campaign_id == campaign.id,
+            IntegrityDecision.decision.in_(_CUTTING_DECISIONS),
+        )
+    )
+    return tuple(CellCut(school, group, math.floor(_minutes(at))) for school, group, at in rows)
+
+
+def load_campaign(campaign: Campaign, cuts: Sequence[CellCut] | None = None) -> CampaignData:
+    """The campaign's responses with their weights (see the module's docstring), without
+    the cells cut: by default those of a person's integrity decisions
+    (:func:`decided_cuts`); ``cuts=()`` keeps every response in the plan."""
     stored = _Stored.read(campaign)
     strata = _Strata.read(campaign)
     cells = _Cells.build(campaign, strata)
     unit, reason = cells.units(stored, strata)
+    _cut(stored, reason, decided_cuts(campaign) if cuts is None else cuts)
     set_aside = {
         name: int(np.count_nonzero(reason == code))
         for code, name in enumerate(SET_ASIDE_REASONS, start=1)
@@ -256,13 +290,38 @@ def load_campaign(campaign: Campaign) -> CampaignData:
         item_areas=areas,
         item_versions=sources,
         durations=kept.duration,
+        submitted_minutes=kept.submitted,
         separately_drawn=tuple(sorted({str(g) for g in _GROUP_NAMES[kept.group[~at_school]]})),
         set_aside=set_aside,
     )
 
 
-# Why a stored response is not weighted, coded 1, 2, 3 in ``_Cells.units`` (0: kept).
-SET_ASIDE_REASONS = ("school_not_in_plan", "group_not_planned_at_school", "not_in_plan")
+# Why a stored response is not weighted, coded 1, 2, 3 in ``_Cells.units``, 4 by
+# ``_cut`` (0: kept).
+SET_ASIDE_REASONS = (
+    "school_not_in_plan",
+    "group_not_planned_at_school",
+    "not_in_plan",
+    "integrity_decision",
+)
+_CUTTING_DECISIONS = ("set_aside", "resurvey")
+
+
+def _cut(stored: _Stored, reason: NDArray[np.intp], cuts: Sequence[CellCut]) -> None:
+    """Mark the responses of ``cuts`` set aside (reason 4) where nothing else did."""
+    if not cuts:
+        return
+    width = len(RESPONDENT_GROUPS)
+    keys = np.array([c.school_id * width + _GROUP_INDEX[c.group] for c in cuts], dtype=np.int64)
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    until = np.array([c.until for c in cuts], dtype=np.float64)[order]
+    row_key = stored.school * width + stored.group
+    at = np.minimum(np.searchsorted(keys, row_key), keys.size - 1)
+    hit = (keys[at] == row_key) & (stored.school != 0) & (stored.submitted <= until[at])
+    reason[hit & (reason == 0)] = SET_ASIDE_REASONS.index("integrity_decision") + 1
+
+
 _SCHOOL, _LIST, _AREA = 0, 1, 2
 _GROUP_INDEX = {group: index for index, group in enumerate(RESPONDENT_GROUPS)}
 _GROUP_NAMES = np.array(RESPONDENT_GROUPS)
@@ -286,6 +345,7 @@ class _Stored:
     packed: NDArray[np.uint8]
     width: NDArray[np.int64]
     duration: FloatArray  # NaN: not known
+    submitted: FloatArray  # the minute submitted, in minutes since 1970 (UTC)
 
     @classmethod
     def read(cls, campaign: Campaign) -> _Stored:
@@ -306,13 +366,14 @@ class _Stored:
                 Response.questionnaire_version,
                 Response.answer_codes,
                 Response.duration_seconds,
+                Response.submitted_minute,
             )
             .where(Response.campaign_id == campaign.id)
             .order_by(Response.id)
         ).all()
         n = len(rows)
-        ids, groups, schools, strata, keys, numbers, packed, seconds = (
-            zip(*rows, strict=True) if rows else ((),) * 8
+        ids, groups, schools, strata, keys, numbers, packed, seconds, minutes = (
+            zip(*rows, strict=True) if rows else ((),) * 9
         )
         version_index: dict[tuple[str, int], int] = {}
         version = np.fromiter(
@@ -334,6 +395,7 @@ class _Stored:
             packed=matrix,
             width=width,
             duration=np.array([np.nan if d is None else d for d in seconds], dtype=np.float64),
+            submitted=np.array([_minutes(m) for m in minutes], dtype=np.float64),
         )
 
     @classmethod
@@ -371,6 +433,7 @@ class _Stored:
             packed=packed[order],
             width=column([p[2].width for p in parts], np.int64),
             duration=column([p[2].duration for p in parts], np.float64),
+            submitted=column([p[2].submitted for p in parts], np.float64),
         )
 
     def take(self, rows: NDArray[np.intp]) -> _Stored:
@@ -384,17 +447,19 @@ class _Stored:
             packed=self.packed[rows],
             width=self.width[rows],
             duration=self.duration[rows],
+            submitted=self.submitted[rows],
         )
 
 
 # Per (group, version): its responses as records of id, school (0: none), stratum, the
-# duration in seconds (-1: none; 4 bytes each, big-endian), the packed answers' length
-# (2 bytes) and the packed answers.
+# duration in seconds (-1: none), the minute submitted (minutes since 1970; 4 bytes
+# each, big-endian), the packed answers' length (2 bytes) and the packed answers.
 _AGGREGATED = text(
     """
     SELECT respondent_group, questionnaire_key, questionnaire_version, count(*),
            string_agg(int4send(id) || int4send(coalesce(school_id, 0)) || int4send(stratum_id)
                       || int4send(coalesce(duration_seconds, -1))
+                      || int4send((extract(epoch FROM submitted_minute) / 60)::int4)
                       || int2send(coalesce(length(answer_codes), 0)::int2)
                       || coalesce(answer_codes, ''::bytea), ''::bytea)
     FROM response WHERE campaign_id = :campaign_id
@@ -402,7 +467,14 @@ _AGGREGATED = text(
     """
 )
 _HEADER = np.dtype(
-    [("id", ">i4"), ("school", ">i4"), ("stratum", ">i4"), ("duration", ">i4"), ("width", ">i2")]
+    [
+        ("id", ">i4"),
+        ("school", ">i4"),
+        ("stratum", ">i4"),
+        ("duration", ">i4"),
+        ("submitted", ">i4"),
+        ("width", ">i2"),
+    ]
 )
 _WIDTH_AT = _HEADER.itemsize - 2  # the packed answers' length ends a record's header
 
@@ -417,6 +489,7 @@ class _Records:
     width: NDArray[Any]
     packed: NDArray[np.uint8]
     duration: FloatArray
+    submitted: FloatArray
 
     @classmethod
     def parse(cls, blob: bytes, count: int) -> _Records:
@@ -433,6 +506,7 @@ class _Records:
                     header["width"],
                     records[:, _HEADER.itemsize :],
                     _seconds(header["duration"]),
+                    header["submitted"].astype(np.float64),
                 )
         return cls._walk(blob, count)
 
@@ -459,7 +533,15 @@ class _Records:
             columns["width"],
             matrix,
             _seconds(columns["duration"]),
+            columns["submitted"].astype(np.float64),
         )
+
+
+def _minutes(moment: datetime) -> float:
+    """Minutes since 1970 (UTC); SQLite gives back naive datetimes, stored as UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp() / 60
 
 
 def _seconds(duration: NDArray[Any]) -> FloatArray:

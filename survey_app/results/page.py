@@ -10,18 +10,16 @@ reported county-wide only.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import func, select
 
 from analysis.design_caveats import DesignCaveat
 from analysis.recognition import RecognitionRule, evaluate_recognition
-from survey_app.extensions import db
-from survey_app.models import AuditEvent, Campaign, Response
+from survey_app.campaign_cache import CampaignCache
+from survey_app.models import Campaign
 from survey_app.results.evaluation import (
     Evaluation,
     NoResponses,
@@ -29,8 +27,11 @@ from survey_app.results.evaluation import (
     evaluation_json,
     rate_json,
 )
-from survey_app.results.loader import CampaignData
+from survey_app.results.loader import CampaignData, CellCut
 from survey_app.vocabulary import LOCATIONS, RESPONDENT_GROUPS, SCHOOL_LEVELS
+
+if TYPE_CHECKING:
+    from survey_app.integrity.checks import CampaignIntegrity
 
 OUTSIDE_SCHOOLS = "outside_schools"
 # What the audit log records that changes weights (downloads and the like do not).
@@ -40,6 +41,7 @@ WEIGHT_CHANGES = (
     "population_corrected",
     "list_set",
     "open_link_created",
+    "integrity_decision",  # a school's group set aside, or kept again
 )
 
 
@@ -56,6 +58,10 @@ class ResultsPage:
     # The design's caveats as codes and figures (``found["caveats"]`` holds their
     # English), for the pages to say in the reader's language (``labels.caveat_text``).
     caveats: tuple[DesignCaveat, ...] = ()
+    # The integrity checks (``integrity.checks.summary``) and, when a school's group is
+    # flagged or decided, the county verdict three ways (:func:`verdicts_compared`).
+    integrity: dict[str, Any] | None = None
+    compared: dict[str, Any] | None = None
 
 
 def _breakdown(
@@ -111,6 +117,10 @@ def build_page(campaign: Campaign, progress: Callable[[str], None] | None = None
     evaluation = evaluate_campaign(campaign)
     if progress is not None:
         progress("computing")
+    from survey_app.integrity import checks  # scipy.stats: imported when a page is built
+
+    found = checks.examine_campaign(campaign)
+    integrity = checks.summary(found)
     return ResultsPage(
         found=evaluation_json(evaluation),
         by_location=_breakdown(evaluation, evaluation.data.locations, LOCATIONS),
@@ -119,44 +129,45 @@ def build_page(campaign: Campaign, progress: Callable[[str], None] | None = None
         items=evaluation.data.items,
         item_versions=evaluation.data.item_versions,
         caveats=evaluation.report.design_caveats if evaluation.report else (),
+        integrity=integrity,
+        compared=verdicts_compared(campaign, evaluation, found) if integrity["cells"] else None,
     )
 
 
-_cache: dict[int, tuple[tuple[int, int, int], ResultsPage]] = {}
-_cache_lock = threading.Lock()
+def verdicts_compared(
+    campaign: Campaign, decided: Evaluation, found: CampaignIntegrity
+) -> dict[str, Any]:
+    """The county's verdict with every response, without the flagged schools' groups, and
+    as people decided (the figures of the page): side by side, so the flags' weight on
+    the verdict shows before anyone sets a group aside."""
+
+    def county(cuts: tuple[CellCut, ...] | None, given: Evaluation | None = None) -> dict[str, Any]:
+        try:
+            found_json = evaluation_json(given or evaluate_campaign(campaign, cuts))
+        except NoResponses:
+            return {"verdict": "no_data", "responses": 0}
+        return {**found_json["county"], "responses": found_json["responses"]}
+
+    return {
+        "all": county(()),
+        "without_flagged": county(found.cuts()),
+        "as_decided": county(None, decided),
+    }
+
+
+_pages: CampaignCache[ResultsPage] = CampaignCache(WEIGHT_CHANGES)
 
 
 def cached_page(campaign: Campaign) -> ResultsPage:
     """The page for the campaign's responses as they are now: rebuilt when a response is
-    added (the count and the newest id are the cache's key), else served from memory."""
-    count, newest = db.session.execute(
-        select(func.count(Response.id), func.coalesce(func.max(Response.id), 0)).where(
-            Response.campaign_id == campaign.id
-        )
-    ).one()
-    # A change to the plan (a replaced school, a corrected population) changes weights.
-    changes = db.session.scalar(
-        select(func.coalesce(func.max(AuditEvent.id), 0)).where(
-            AuditEvent.campaign_id == campaign.id, AuditEvent.action.in_(WEIGHT_CHANGES)
-        )
-    )
-    key = (int(count), int(newest), int(changes or 0))
-    with _cache_lock:
-        hit = _cache.get(campaign.id)
-    if hit is not None and hit[0] == key:
-        return hit[1]
-    if not count:
+    added, the plan changes the weights or a person decides on a flagged group (the
+    cache's key), else served from memory."""
+    key = _pages.key(campaign)
+    if not key[0]:
         raise NoResponses(f"campaign {campaign.key} has no responses to evaluate")
-    page = build_page(campaign)
-    with _cache_lock:
-        _cache[campaign.id] = (key, page)
-    return page
+    return _pages.get(campaign, key, lambda: build_page(campaign))
 
 
 def forget(campaign_id: int | None = None) -> None:
     """Drop cached pages (tests; a changed plan changes the weights)."""
-    with _cache_lock:
-        if campaign_id is None:
-            _cache.clear()
-        else:
-            _cache.pop(campaign_id, None)
+    _pages.forget(campaign_id)

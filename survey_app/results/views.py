@@ -43,4 +43,4 @@ def campaign_results(key: str) -> ResponseReturnValue:
 
 # Routes of this blueprint kept in modules of their own (the data exports, the signed
 # report); importing them registers them on ``bp``.
-from survey_app.results import export_views, report_views  # noqa: E402, F401, I001
+from survey_app.results import export_views, integrity_views, report_views  # noqa: E402, F401, I001

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -10,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from pypdf import PdfReader
 from sqlalchemy import func, select, text
 
 from analysis import SurveyDesign
@@ -20,9 +22,10 @@ from survey_app.demo import seed_demo_county
 from survey_app.extensions import db
 from survey_app.models import Campaign, OneTimeCode, School
 from survey_app.plan.issuing import issue_codes
-from survey_app.results import evaluation
+from survey_app.results import evaluation, report
 from survey_app.results import page as results_page
 from survey_app.results.loader import CampaignData
+from survey_app.results.report_signing import make_self_signed
 from tests.factories import make_surveyed_county
 
 _TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
@@ -235,3 +238,23 @@ def evaluator(client: FlaskClient, surveyed_county: Campaign) -> FlaskClient:
     data = {"csrf_token": token, "email": "eval@example.org", "password": EVALUATOR_PASSWORD}
     assert client.post("/staff/login", data=data).status_code == 302
     return client
+
+
+@pytest.fixture(scope="session")
+def key_file(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A self-signed report signing key (PKCS#12), made once."""
+    path = tmp_path_factory.mktemp("signing") / "signing.p12"
+    make_self_signed(str(path), "test password", "Test report signing", datetime.now(UTC))
+    return str(path)
+
+
+@pytest.fixture
+def signing(app: Flask, key_file: str, monkeypatch: pytest.MonkeyPatch) -> report.SigningKey:
+    monkeypatch.setitem(app.config, "REPORT_SIGNING_P12", key_file)
+    monkeypatch.setitem(app.config, "REPORT_SIGNING_PASSWORD", "test password")
+    return report.SigningKey(key_file, "test password")
+
+
+def pdf_text(pdf: bytes) -> str:
+    """The text of every page of a PDF (pypdf), as a reader's copy would give it."""
+    return "\n".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(pdf)).pages)

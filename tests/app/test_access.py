@@ -42,9 +42,12 @@ def _staff_rules(app: Flask) -> list[Rule]:
     return rules
 
 
-# Values for the other arguments of staff routes: the demo campaign's open link, and a
-# report job (shown only to whoever started it, test_report_jobs: for the walk, 404).
-OTHER_ARGUMENTS = {"slug": "chengguan", "job": "no-such-job"}
+# Values for the other arguments of staff routes: the demo campaign's open link, a
+# report job (shown only to whoever started it, test_report_jobs: for the walk, 404),
+# and a school's group (the integrity decision pages; the school is in both campaigns).
+WALK_SCHOOL = "S999999999"
+OTHER_ARGUMENTS = {"slug": "chengguan", "job": "no-such-job", "school": WALK_SCHOOL}
+OTHER_ARGUMENTS |= {"group": "parent"}
 JOB_ROUTES = {"results.report_progress", "results.report_progress_json"}
 
 
@@ -92,6 +95,8 @@ def staff(app: Flask, campaign):
     none of them was given."""
     other = make_campaign()
     make_school(other)
+    for walked in (campaign, other):
+        make_school(walked, code=WALK_SCHOOL)
     for drawn in (campaign, other):  # so that the draw's pages and download show something
         make_plan(drawn)
     # The other campaign has an open link of the demo's name, so that the link's pages

@@ -293,6 +293,8 @@ def test_the_command_fills_the_demo_once_with_if_empty(runner, campaign):
         ("demo", ["--responses", "0"], "--responses is 1 to 200000"),
         ("demo", ["--responses", "200001"], "--responses is 1 to 200000"),
         ("demo", ["--responses", "5", "--seed", "-1"], "--seed"),
+        ("demo", ["--responses", "5", "--coach", "-1"], "--coach is 0 to 1000"),
+        ("demo", ["--responses", "50", "--coach", "3"], "cannot coach 3"),
     ],
 )
 def test_the_command_refuses_in_one_line(runner, app_ctx, setup, arguments, message):

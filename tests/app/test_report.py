@@ -3,7 +3,6 @@ that validates and breaks at one changed byte, the command line and ``/verify``.
 
 from __future__ import annotations
 
-import io
 import re
 import shutil
 import subprocess
@@ -13,7 +12,6 @@ from pathlib import Path
 import pytest
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from pypdf import PdfReader
 from sqlalchemy import select
 
 from survey_app.auth import services as auth_services
@@ -22,7 +20,7 @@ from survey_app.models import AuditEvent, CertificationReport
 from survey_app.results import page as results_page
 from survey_app.results import report, report_jobs
 from survey_app.results.report_signing import make_self_signed
-from tests.app.conftest import EVALUATOR_PASSWORD, csrf_token
+from tests.app.conftest import EVALUATOR_PASSWORD, csrf_token, pdf_text
 from tests.app.test_report_jobs import InlineJobs
 
 HEADINGS = (
@@ -36,20 +34,6 @@ HEADINGS = (
     "Sign-off",
 )
 CJK = re.compile(r"[\u4e00-\u9fff]")
-
-
-@pytest.fixture(scope="module")
-def key_file(tmp_path_factory: pytest.TempPathFactory) -> str:
-    path = tmp_path_factory.mktemp("signing") / "signing.p12"
-    make_self_signed(str(path), "test password", "Test report signing", datetime.now(UTC))
-    return str(path)
-
-
-@pytest.fixture
-def signing(app, key_file, monkeypatch) -> report.SigningKey:
-    monkeypatch.setitem(app.config, "REPORT_SIGNING_P12", key_file)
-    monkeypatch.setitem(app.config, "REPORT_SIGNING_PASSWORD", "test password")
-    return report.SigningKey(key_file, "test password")
 
 
 @pytest.fixture
@@ -66,10 +50,6 @@ def issued(app, surveyed_county, signing) -> CertificationReport:
     return found
 
 
-def _text(pdf: bytes) -> str:
-    return "\n".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(pdf)).pages)
-
-
 def _flipped(pdf: bytes) -> bytes:
     """The file with one byte of its content (not the signature) changed."""
     changed = bytearray(pdf)
@@ -79,7 +59,7 @@ def _flipped(pdf: bytes) -> bytes:
 
 
 def test_the_pdf_holds_the_chinese_headings_and_the_figures_computed(issued, surveyed_county):
-    text = _text(issued.pdf)
+    text = pdf_text(issued.pdf)
     squeezed = re.sub(r"\s+", "", text)
     found = issued.evaluation
     assert found["county"]["estimate"] is not None
@@ -112,7 +92,7 @@ def test_a_design_caveat_is_printed_in_chinese(first_stage_only, app, surveyed_c
         min_n=app.config["RESULTS_MIN_N"],
         now=datetime.now(UTC),
     )
-    squeezed = re.sub(r"\s+", "", _text(found.pdf))
+    squeezed = re.sub(r"\s+", "", pdf_text(found.pdf))
     assert "抽样设计提示" in squeezed
     assert "Design caveat" not in squeezed
 

@@ -137,8 +137,13 @@ def test_postgresqls_aggregated_read_equals_the_row_by_row_read(surveyed_county,
     rows = _Stored._read_rows(surveyed_county)
     assert set(fast.versions) == set(rows.versions)
     np.testing.assert_array_equal(fast.id, rows.id)
-    for name in ("group", "school", "stratum", "width", "duration"):
+    for name in ("group", "school", "stratum", "width", "duration", "submitted"):
         np.testing.assert_array_equal(getattr(fast, name), getattr(rows, name))
+    stored = db.session.scalars(select(Response.submitted_minute).order_by(Response.id)).all()
+    for minute, read in zip(stored, rows.submitted, strict=True):
+        moment = minute if minute.tzinfo else minute.replace(tzinfo=UTC)
+        assert read == moment.timestamp() / 60
+        assert read == int(read)
     assert [fast.versions[v] for v in fast.version] == [rows.versions[v] for v in rows.version]
     for row in range(fast.id.size):
         width = int(rows.width[row])

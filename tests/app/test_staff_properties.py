@@ -35,6 +35,9 @@ ENDPOINTS += ["/plan/demo/links/chengguan/close", "/plan/demo/links/chengguan.sv
 ENDPOINTS += ["/contact/x", "/contact/WzEsMV0.forged", "/contact/" + "t" * 300]
 ENDPOINTS += ["/results/demo/report", "/results/demo/reports/download", "/results/nope/report"]
 ENDPOINTS += ["/verify/x", "/verify/" + "v" * 300, "/verify/x%00y"]
+ENDPOINTS += ["/plan/demo/integrity/2659999001/parent", "/plan/demo/integrity/x%00y/parent"]
+ENDPOINTS += ["/plan/demo/integrity/2659999001/" + "g" * 300, "/plan/nope/integrity/1/parent"]
+ENDPOINTS += ["/results/demo/integrity/2659999001/parent"]
 
 
 @pytest.fixture

@@ -1,0 +1,231 @@
+"""Simulated fieldwork for a county, clean or with coached cells of known styles.
+
+Used by ``bench/integrity.py`` and the tests to check the false-flag rate and the
+recall of :func:`analysis.integrity.examine`.  The clean county is deliberately
+harder than the tests' null model: answers follow a graded (cumulative-logit) model
+with a person-level satisfaction θ (items correlated within a respondent), item
+slopes that differ (0.75–1.35), stratum, school, school × group and school × item
+effects, person-level spreads that differ between schools, a tenth of the schools very
+satisfied (+2 on θ: half or more of their parents answer 满意 to everything), don't
+know answers, and submissions in waves (a teacher posts the link in a chat group and
+many answer within the hour).
+
+Coaching styles (``Coaching.style``) and what ``intensity`` means:
+
+* ``template_mixed``: that share of the cell copies one mixed "standard answer"
+  (满意 except 2–5 items 比较满意, sometimes one 基本满意);
+* ``template_all_top``: that share copies 满意 on every item ("100% correct");
+* ``erased``: that share of the cell answers nothing below 比较满意 (a low answer
+  becomes 比较满意, or 满意 three times in ten);
+* ``proxy``: that share of the cell is filled in by one person in two ten-minute
+  bursts at a fifth of the reading time, with that person's own similar answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from analysis.integrity.blocks import DONT_KNOW, UNANSWERED, ResponseBlock
+
+STYLES = ("template_mixed", "template_all_top", "erased", "proxy")
+SCALE_MAX = 4
+FIELDWORK_MINUTES = 3 * 24 * 60
+EPOCH_MINUTE = 29_362_000.0  # about 2025-10: any fixed origin will do
+# group: (mean θ, person SD, responses per school low/high)
+GROUPS: dict[str, tuple[float, float, int, int]] = {
+    "parent": (1.2, 1.3, 15, 80),
+    "student": (1.6, 1.4, 15, 60),
+    "teacher": (0.8, 1.1, 8, 30),
+    "principal": (1.5, 0.8, 1, 2),
+}
+# thresholds of the codes ≥ 2, ≥ 3, ≥ 4 relative to an item's location (θ units)
+THRESHOLDS = np.array([-3.2, -1.6, 0.3])
+
+
+@dataclass(frozen=True)
+class Coaching:
+    style: str
+    intensity: float
+
+    def __post_init__(self) -> None:
+        if self.style not in STYLES:
+            raise ValueError(f"unknown coaching style {self.style!r}")
+        if not 0 < self.intensity <= 1:
+            raise ValueError("intensity must be in (0, 1]")
+
+
+@dataclass(frozen=True, eq=False)
+class SimulatedCounty:
+    block: ResponseBlock
+    coached: dict[tuple[str, str], Coaching]  # (school, group) → style
+    very_satisfied: frozenset[str]
+
+
+def simulate_county(
+    rng: np.random.Generator,
+    *,
+    schools: int = 120,
+    items: int = 14,
+    strata: int = 4,
+    coaching: Sequence[Coaching] = (),
+    very_satisfied_share: float = 0.1,
+    groups: Sequence[str] = ("parent", "student", "teacher", "principal"),
+    min_coached_n: int = 10,
+    school_item_sd: float = 0.3,
+    school_group_sd: float = 0.3,
+    coach_very_satisfied: bool = True,
+) -> SimulatedCounty:
+    """One county; each ``coaching`` goes to a different random cell with at least
+    ``min_coached_n`` responses (and, unless ``coach_very_satisfied``, not in a very
+    satisfied school).  ``school_item_sd``: the
+    spread of a school's own item profile (a school with a poor canteen);
+    ``school_group_sd``: how much one group of a school differs from its others."""
+    reading = 15.0 * items
+    stratum_of = rng.integers(0, strata, schools)
+    stratum_effect = rng.normal(0, 0.3, strata)
+    school_effect = rng.normal(0, 0.6, schools)
+    very = rng.random(schools) < very_satisfied_share
+    school_effect[very] += 2.0
+    school_item = rng.normal(0, school_item_sd, (schools, items))
+    slope = rng.uniform(0.75, 1.35, items)
+    location = rng.normal(0, 0.5, items)
+    dont_know_rate = rng.uniform(0.005, 0.06, items)
+    duration_scale = rng.normal(0, 0.15, schools)
+
+    cells: list[tuple[int, str, int]] = []
+    for s in range(schools):
+        for g in groups:
+            low, high = GROUPS[g][2], GROUPS[g][3]
+            cells.append((s, g, int(rng.integers(low, high + 1))))
+    eligible = [
+        i
+        for i, (s, _, n) in enumerate(cells)
+        if n >= min_coached_n and (coach_very_satisfied or not very[s])
+    ]
+    if len(coaching) > len(eligible):
+        raise ValueError("more coached cells than cells")
+    chosen = rng.choice(eligible, size=len(coaching), replace=False)
+    style_of = {int(c): coach for c, coach in zip(chosen, coaching, strict=True)}
+
+    parts: list[tuple[NDArray[np.int16], NDArray[np.float64], NDArray[np.float64]]] = []
+    labels: list[tuple[int, str, int]] = []
+    coached: dict[tuple[str, str], Coaching] = {}
+    for index, (s, g, n) in enumerate(cells):
+        mean, sd, _, _ = GROUPS[g]
+        theta = (
+            mean
+            + stratum_effect[stratum_of[s]]
+            + school_effect[s]
+            + rng.normal(0, school_group_sd)
+            + rng.normal(0, sd * np.exp(rng.normal(0, 0.15)), n)
+        )
+        items_at_school = location + school_item[s]
+        answers = _graded(rng, theta, slope, items_at_school)
+        unknown = rng.random((n, items)) < dont_know_rate * rng.gamma(2.0, 0.5, (n, 1))
+        answers[unknown] = DONT_KNOW
+        answers[rng.random((n, items)) < 0.003] = UNANSWERED
+        duration = np.maximum(
+            15.0, reading * 0.9 * np.exp(duration_scale[s] + rng.normal(0, 0.45, n))
+        )
+        minute = _waves(rng, n)
+        coach = style_of.get(index)
+        if coach is not None:
+            coached[(f"S{s:03d}", g)] = coach
+            share = max(2, round(coach.intensity * n))
+            who = rng.choice(n, size=min(share, n), replace=False)
+            _coach(
+                rng,
+                coach.style,
+                answers,
+                duration,
+                minute,
+                who,
+                reading,
+                theta,
+                slope,
+                items_at_school,
+            )
+        parts.append((answers, duration, np.floor(minute) + EPOCH_MINUTE))
+        labels.append((s, g, n))
+
+    school = np.concatenate([np.full(n, f"S{s:03d}", dtype=object) for s, _, n in labels])
+    group = np.concatenate([np.full(n, g, dtype=object) for _, g, n in labels])
+    stratum = np.concatenate([np.full(n, f"H{stratum_of[s]}", dtype=object) for s, _, n in labels])
+    block = ResponseBlock(
+        items=tuple(f"q{j + 1:02d}" for j in range(items)),
+        answers=np.concatenate([p[0] for p in parts]).astype(np.int16),
+        school=school,
+        group=group,
+        stratum=stratum,
+        duration_seconds=np.concatenate([p[1] for p in parts]),
+        submitted_minute=np.concatenate([p[2] for p in parts]),
+        reading_seconds=reading,
+    )
+    very_names = frozenset(f"S{s:03d}" for s in np.flatnonzero(very))
+    return SimulatedCounty(block=block, coached=coached, very_satisfied=very_names)
+
+
+def _graded(
+    rng: np.random.Generator,
+    theta: NDArray[np.float64],
+    slope: NDArray[np.float64],
+    location: NDArray[np.float64],
+) -> NDArray[np.int16]:
+    """Codes 1..4 from the cumulative-logit model P(y ≥ c) = logistic(a (θ − b_c))."""
+    b = location[None, :, None] + THRESHOLDS[None, None, :]
+    p_at_least = 1 / (1 + np.exp(-slope[None, :, None] * (theta[:, None, None] - b)))
+    u = rng.random((theta.shape[0], location.shape[0], 1))
+    return (1 + (u < p_at_least).sum(axis=2)).astype(np.int16)
+
+
+def _waves(rng: np.random.Generator, n: int) -> NDArray[np.float64]:
+    """Submission minutes: most in 2–5 waves after the link is posted, a fifth spread."""
+    starts = rng.uniform(0, FIELDWORK_MINUTES - 240, int(rng.integers(2, 6)))
+    wave = rng.integers(0, starts.shape[0], n)
+    minute = starts[wave] + rng.exponential(45.0, n)
+    spread = rng.random(n) < 0.2
+    minute[spread] = rng.uniform(0, FIELDWORK_MINUTES, int(spread.sum()))
+    return minute
+
+
+def _coach(
+    rng: np.random.Generator,
+    style: str,
+    answers: NDArray[np.int16],
+    duration: NDArray[np.float64],
+    minute: NDArray[np.float64],
+    who: NDArray[np.intp],
+    reading: float,
+    theta: NDArray[np.float64],
+    slope: NDArray[np.float64],
+    location: NDArray[np.float64],
+) -> None:
+    """Overwrite the rows ``who`` of one cell in place."""
+    k = answers.shape[1]
+    if style == "template_all_top":
+        answers[who] = SCALE_MAX
+    elif style == "template_mixed":
+        template = np.full(k, SCALE_MAX, dtype=np.int16)
+        lower = rng.choice(k, size=int(rng.integers(2, 6)), replace=False)
+        template[lower] = SCALE_MAX - 1
+        if rng.random() < 0.3:
+            template[lower[0]] = SCALE_MAX - 2
+        answers[who] = template
+    elif style == "erased":
+        rows = answers[who]
+        low = (rows >= 1) & (rows <= SCALE_MAX - 2)
+        rows[low] = np.where(rng.random(int(low.sum())) < 0.7, SCALE_MAX - 1, SCALE_MAX)
+        answers[who] = rows
+    else:  # proxy
+        filler = float(np.mean(theta)) + 0.5
+        own = np.asarray(filler + rng.normal(0, 0.3, who.shape[0]), dtype=np.float64)
+        answers[who] = _graded(rng, own, slope, location)
+        duration[who] = reading / 5 * np.exp(rng.normal(0, 0.2, who.shape[0]))
+        bursts = rng.uniform(0, FIELDWORK_MINUTES - 10, 2)
+        half = who.shape[0] // 2
+        minute[who[:half]] = bursts[0] + rng.uniform(0, 10, half)
+        minute[who[half:]] = bursts[1] + rng.uniform(0, 10, who.shape[0] - half)

@@ -1,0 +1,181 @@
+"""The integrity checks (``analysis.integrity``) on a stored campaign.
+
+Every response of a school in the plan is examined, whatever a person decided since (a
+group set aside stays flagged, beside its decision): one block per questionnaire
+version, each school's group against the other schools of its stratum. Lists and open
+links have no school, so no school's group to judge, and are left out. The reading
+time of a questionnaire is :data:`READING_SECONDS_PER_ITEM` per item (the command
+line's default).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from flask import current_app
+from sqlalchemy import select
+
+from analysis.integrity import (
+    CellFinding,
+    IntegrityReport,
+    IntegritySettings,
+    ResponseBlock,
+    examine,
+)
+from survey_app import answer_codes
+from survey_app.campaign_cache import CampaignCache
+from survey_app.extensions import db
+from survey_app.integrity.decisions import AUDIT_ACTION, decisions
+from survey_app.models import Campaign, School
+from survey_app.models.base import as_utc
+from survey_app.results.loader import CampaignData, CellCut, load_campaign
+
+READING_SECONDS_PER_ITEM = 15.0
+
+
+@dataclass(frozen=True)
+class CampaignIntegrity:
+    """The checks' findings on a campaign, with the schools' names for the pages."""
+
+    campaign: Campaign
+    report: IntegrityReport
+    school_names: dict[str, str]  # 学校标识码 → name
+
+    @property
+    def flagged(self) -> list[CellFinding]:
+        return [cell for cell in self.report.cells if cell.flagged]
+
+    def cuts(self) -> tuple[CellCut, ...]:
+        """The flagged cells, every response of them: the figures "without the flagged
+        cells" leave these out."""
+        ids = dict(
+            db.session.execute(
+                select(School.code, School.id).where(School.campaign_id == self.campaign.id)
+            ).all()
+        )
+        return tuple(CellCut(ids[str(c.school)], str(c.group)) for c in self.flagged)
+
+    def flagged_responses(self) -> dict[tuple[str, str], int]:
+        """Per (school, group): how many of its responses carry a per-response flag."""
+        counts: dict[tuple[str, str], int] = {}
+        for flag in self.report.responses:
+            key = (str(flag.school), str(flag.group))
+            counts[key] = counts.get(key, 0) + 1
+        return counts
+
+
+def settings() -> IntegritySettings:
+    """The installation's settings (``INTEGRITY_FDR``; the cell minimum is the results'
+    ``RESULTS_MIN_N``, so no figure of a smaller group is shown)."""
+    config = current_app.config
+    return IntegritySettings(fdr=config["INTEGRITY_FDR"], min_n=config["RESULTS_MIN_N"])
+
+
+def examine_campaign(campaign: Campaign) -> CampaignIntegrity:
+    data = load_campaign(campaign, cuts=())
+    report = examine(blocks_of(data), settings())
+    names = dict(
+        db.session.execute(
+            select(School.code, School.name).where(School.campaign_id == campaign.id)
+        ).all()
+    )
+    return CampaignIntegrity(campaign, report, names)
+
+
+def blocks_of(data: CampaignData) -> list[ResponseBlock]:
+    """One block per questionnaire version answered at schools: the answers as the
+    analysis' codes (-1 not asked), with each response's school (its code), group and
+    stratum, time taken and minute submitted."""
+    blocks = []
+    for number, columns in enumerate(data.answers.columns):
+        rows = np.flatnonzero((data.answers.layout == number) & (data.school_codes != ""))
+        if not rows.size:
+            continue
+        packed = data.answers.packed[rows, : columns.size]
+        codes = packed.astype(np.int16)
+        codes[packed == answer_codes.NOT_ASKED] = -1
+        blocks.append(
+            ResponseBlock(
+                items=tuple(data.items[c] for c in columns),
+                answers=codes,
+                school=data.school_codes[rows],
+                group=data.groups[rows],
+                stratum=data.strata[rows],
+                duration_seconds=data.durations[rows],
+                submitted_minute=data.submitted_minutes[rows],
+                reading_seconds=READING_SECONDS_PER_ITEM * columns.size,
+            )
+        )
+    return blocks
+
+
+def integrity_json(found: CampaignIntegrity) -> dict[str, Any]:
+    """What ``flask integrity --campaign KEY`` prints: the analysis command line's JSON
+    (``cells``, ``responses``) for the stored campaign."""
+    return {"campaign": found.campaign.key, **found.report.as_dict()}
+
+
+def summary(found: CampaignIntegrity) -> dict[str, Any]:
+    """What the pages and the report show: the examined and flagged schools' groups, each
+    flagged (or decided) one with its school's name, its figures and the decision on it,
+    and the per-response flags counted. Plain values: kept in the results page's cache."""
+    decided = decisions(found.campaign)
+    flagged_responses = found.flagged_responses()
+    rows = []
+    as_json = found.report.as_dict()["cells"]  # the same order, JSON-plain
+    for cell, plain in zip(found.report.cells, as_json, strict=True):
+        key = (str(cell.school), str(cell.group))
+        if not cell.flagged and key not in decided:
+            continue
+        decision = decided.get(key)
+        rows.append(
+            {
+                "school": key[0],
+                "school_name": found.school_names.get(key[0], ""),
+                "group": key[1],
+                "n": cell.n,
+                "flagged": cell.flagged,
+                "reasons": list(cell.reasons),
+                "statistics": plain["statistics"],
+                "explanation": cell.explanation,
+                "flagged_responses": flagged_responses.get(key, 0),
+                "decision": None
+                if decision is None
+                else {
+                    "decision": decision.decision,
+                    "reason": decision.reason,
+                    "by": decision.decided_by,
+                    "at": as_utc(decision.decided_at).isoformat(timespec="minutes"),
+                },
+            }
+        )
+    per_flag: dict[str, int] = {}
+    for flag in found.report.responses:
+        for name in flag.flags:
+            per_flag[name] = per_flag.get(name, 0) + 1
+    examined = [c for c in found.report.cells if not c.statistics.get("too_small")]
+    return {
+        "examined": len(examined),
+        "flagged": sum(1 for c in found.report.cells if c.flagged),
+        "cells": rows,
+        "response_flags": per_flag,
+        "fdr": found.report.settings.get("fdr"),
+    }
+
+
+_summaries: CampaignCache[dict[str, Any]] = CampaignCache((AUDIT_ACTION,))
+
+
+def cached_summary(campaign: Campaign) -> dict[str, Any]:
+    """:func:`summary` for the responses and decisions as they are now: examined again
+    when a response arrives or a decision is made, else served from memory (the
+    fieldwork page and the decision pages ask often)."""
+    key = _summaries.key(campaign)
+    return _summaries.get(campaign, key, lambda: summary(examine_campaign(campaign)))
+
+
+def forget(campaign_id: int | None = None) -> None:
+    """Drop cached summaries (tests)."""
+    _summaries.forget(campaign_id)

@@ -1,0 +1,112 @@
+"""A person's decision about one school's group after the integrity checks.
+
+The checks only flag; what leaves the figures is decided by a person, with a reason:
+an evaluator keeps a flagged group's answers or sets aside those submitted so far; a
+supervisor, while the fieldwork is open, has the group surveyed again (the answers so
+far set aside, new codes issued for it) — or replaces the school (``plan/changes.py``).
+The latest decision per school and group is kept in ``integrity_decision`` (what the
+loader reads) and every decision is appended to the audit log with its reason.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from survey_app.extensions import db
+from survey_app.models import Campaign, IntegrityDecision, School
+from survey_app.plan import audit
+from survey_app.untrusted import clean_text
+from survey_app.vocabulary import INTEGRITY_DECISIONS, SCHOOL_GROUPS
+
+MAX_REASON = 500
+AUDIT_ACTION = "integrity_decision"
+# Who may decide what: evaluators judge the data; supervisors act in the field.
+EVALUATOR_DECISIONS = ("keep", "set_aside")
+SUPERVISOR_DECISIONS = ("keep", "resurvey")
+
+# Why a decision is refused: code → English (the command line's; pages translate it,
+# ``integrity/messages.py``).
+REASONS = {
+    "decision": "the decision must be one of: %(allowed)s",
+    "reason": "give a reason (it is kept in the audit log)",
+    "reason_length": "the reason is longer than %(limit)s characters",
+    "unknown_school": "no school %(school)s in campaign %(key)s",
+    "group": "%(group)s is not a group surveyed through schools",
+    "not_open": "campaign %(key)s is not in the field: a group can be surveyed again only "
+    "while the fieldwork is open",
+}
+
+
+class DecisionRefused(Exception):
+    """The decision cannot be recorded: ``code`` (:data:`REASONS`) and ``params``."""
+
+    def __init__(self, code: str, **params: object) -> None:
+        self.code = code
+        self.params = params
+        super().__init__(REASONS[code] % params)
+
+    @property
+    def conflict(self) -> bool:
+        """Refused for the state of the campaign (409), not for what was asked (422)."""
+        return self.code == "not_open"
+
+
+def decide(
+    campaign: Campaign,
+    school_code: str,
+    group: str,
+    decision: str,
+    reason: str,
+    *,
+    allowed: tuple[str, ...] = INTEGRITY_DECISIONS,
+) -> IntegrityDecision:
+    """Record ``decision`` on the school's group (replacing an earlier one) and append it
+    to the audit log; ``allowed``: the decisions the caller's role may make."""
+    if decision not in allowed:
+        raise DecisionRefused("decision", allowed=", ".join(allowed))
+    cleaned = clean_text(reason or "").strip()
+    if not cleaned:
+        raise DecisionRefused("reason")
+    if len(cleaned) > MAX_REASON:
+        raise DecisionRefused("reason_length", limit=MAX_REASON)
+    if group not in SCHOOL_GROUPS:
+        raise DecisionRefused("group", group=group)
+    code = (school_code or "").strip()
+    school = db.session.scalar(
+        select(School).where(School.campaign_id == campaign.id, School.code == code)
+    )
+    if school is None:
+        raise DecisionRefused("unknown_school", school=code, key=campaign.key)
+    if decision == "resurvey" and campaign.status != "open":
+        raise DecisionRefused("not_open", key=campaign.key)
+    event = audit.record(
+        campaign, AUDIT_ACTION, {"school": code, "group": group, "decision": decision}, cleaned
+    )
+    row = db.session.scalar(
+        select(IntegrityDecision).where(
+            IntegrityDecision.campaign_id == campaign.id,
+            IntegrityDecision.school_id == school.id,
+            IntegrityDecision.respondent_group == group,
+        )
+    )
+    if row is None:
+        row = IntegrityDecision(
+            campaign_id=campaign.id, school_id=school.id, respondent_group=group
+        )
+    row.decision = decision
+    row.reason = cleaned
+    row.decided_by = event.actor
+    row.decided_at = event.at
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def decisions(campaign: Campaign) -> dict[tuple[str, str], IntegrityDecision]:
+    """The latest decision per (school code, group)."""
+    rows = db.session.execute(
+        select(School.code, IntegrityDecision)
+        .join(School, School.id == IntegrityDecision.school_id)
+        .where(IntegrityDecision.campaign_id == campaign.id)
+    ).all()
+    return {(code, row.respondent_group): row for code, row in rows}
