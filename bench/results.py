@@ -10,7 +10,7 @@
 2. Those responses copied in SQL until the campaign holds ``--responses`` (each copy a
    new response of the same cell with the same answers, in the response table and the
    answer table; the lists' people are not copied, a list has only so many), then
-   ``VACUUM ANALYZE``. ``--reuse`` keeps a database already filled.
+   ``VACUUM ANALYZE``. ``--reuse`` keeps a database already filled (its schema upgraded).
 3. Timed, ``--runs`` times: ``flask --app wsgi results --campaign demo --json`` as a
    subprocess, end to end (start-up, reading, evaluation, printing); then inside one
    process: the loader, the evaluation, and the results page of an evaluator signed in
@@ -188,6 +188,8 @@ def main() -> None:
     if not (options.reuse and _responses(database) == options.responses):
         database.recreate()
         fill(database, env, options.responses, options.base)
+    else:
+        _flask(env, "db", "upgrade")  # a kept database gets the tree's newer migrations
     email, password = evaluator(env)
     command: list[float] = []
     for _run_number in range(options.runs):

