@@ -3,7 +3,8 @@
 The checks only flag; what leaves the figures is decided by a person, with a reason:
 an evaluator keeps a flagged group's answers or sets aside those submitted so far; a
 supervisor, while the fieldwork is open, has the group surveyed again (the answers so
-far set aside, new codes issued for it) — or replaces the school (``plan/changes.py``).
+far set aside, its unused codes revoked and its planned codes issued anew on the codes
+page) — or replaces the school (``plan/changes.py``).
 The latest decision per school and group is kept in ``integrity_decision`` (what the
 loader reads) and every decision is appended to the audit log with its reason.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from survey_app.extensions import db
-from survey_app.models import Campaign, IntegrityDecision, School
+from survey_app.models import Campaign, IntegrityDecision, OneTimeCode, School
 from survey_app.plan import audit
 from survey_app.untrusted import clean_text
 from survey_app.vocabulary import INTEGRITY_DECISIONS, SCHOOL_GROUPS
@@ -79,9 +80,11 @@ def decide(
         raise DecisionRefused("unknown_school", school=code, key=campaign.key)
     if decision == "resurvey" and campaign.status != "open":
         raise DecisionRefused("not_open", key=campaign.key)
-    event = audit.record(
-        campaign, AUDIT_ACTION, {"school": code, "group": group, "decision": decision}, cleaned
-    )
+    details: dict[str, object] = {"school": code, "group": group, "decision": decision}
+    answered_before = None
+    if decision == "resurvey":
+        answered_before, details["codes_revoked"] = _start_again(campaign, school, group)
+    event = audit.record(campaign, AUDIT_ACTION, details, cleaned)
     row = db.session.scalar(
         select(IntegrityDecision).where(
             IntegrityDecision.campaign_id == campaign.id,
@@ -97,9 +100,43 @@ def decide(
     row.reason = cleaned
     row.decided_by = event.actor
     row.decided_at = event.at
+    row.codes_answered_before = answered_before
     db.session.add(row)
     db.session.flush()
     return row
+
+
+def _start_again(campaign: Campaign, school: School, group: str) -> tuple[int, int]:
+    """A group surveyed again: its unused codes revoked (the coached school may hold
+    them), and its answered codes counted, so that the plan's codes are issued anew
+    (``code_batches.quota_progress``). Returns (answered, revoked)."""
+    codes = db.session.scalars(
+        select(OneTimeCode).where(
+            OneTimeCode.campaign_id == campaign.id,
+            OneTimeCode.school_id == school.id,
+            OneTimeCode.respondent_group == group,
+            OneTimeCode.status.in_(("issued", "used")),
+        )
+    ).all()
+    unused = [code for code in codes if code.status == "issued"]
+    for code in unused:
+        code.status = "void"
+    return len(codes) - len(unused), len(unused)
+
+
+def resurveyed(campaign_id: int) -> dict[tuple[int, str], int]:
+    """(school id, group) → codes answered before the group was surveyed again."""
+    rows = db.session.execute(
+        select(
+            IntegrityDecision.school_id,
+            IntegrityDecision.respondent_group,
+            IntegrityDecision.codes_answered_before,
+        ).where(
+            IntegrityDecision.campaign_id == campaign_id,
+            IntegrityDecision.decision == "resurvey",
+        )
+    )
+    return {(school, group): int(n or 0) for school, group, n in rows}
 
 
 def decisions(campaign: Campaign) -> dict[tuple[str, str], IntegrityDecision]:

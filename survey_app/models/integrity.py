@@ -5,7 +5,8 @@ decision (the evaluators' call, or the supervisor's when the group is surveyed a
 One row per (campaign, school, group), the latest decision; every decision, with its
 reason, is also appended to the audit log, so the history stays. The analysis reads
 these rows: a set-aside cell's responses submitted up to ``decided_at`` are left out
-of every figure (``results/loader.py``), and counted as set aside.
+of every figure (``results/loader.py``), and counted as set aside; a group surveyed
+again gets its planned codes anew (``plan/code_batches.py``), its unused ones revoked.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     ForeignKeyConstraint,
+    Integer,
     String,
     Text,
     UniqueConstraint,
@@ -49,3 +51,6 @@ class IntegrityDecision(Base):
     reason: Mapped[str] = mapped_column(Text)
     decided_by: Mapped[str] = mapped_column(String(254))  # a staff e-mail, or "command line"
     decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # A group surveyed again: its codes answered by then, which no longer count as the
+    # plan's codes issued, so that the codes page issues the group's planned codes anew.
+    codes_answered_before: Mapped[int | None] = mapped_column(Integer)

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from survey_app.codes import code_digest, normalise_code
 from survey_app.extensions import db
+from survey_app.integrity.decisions import resurveyed
 from survey_app.models import Campaign, OneTimeCode, PlanQuota, SamplingPlan, School, Stratum
 from survey_app.plan import audit, lists, second_stage
 from survey_app.plan.issuing import issue_codes, issue_list_codes
@@ -145,11 +146,13 @@ def quota_progress(plan: SamplingPlan) -> list[QuotaProgress]:
     counts: dict[tuple[int | None, str], dict[str, int]] = {}
     for school_id, group, status, n in rows:
         counts.setdefault((school_id, group), {})[status] = int(n)
+    # A group surveyed again after the integrity checks counts its codes from then on.
+    again = resurveyed(plan.campaign_id)
     progress = []
     for quota in plan.quotas:
         by_status = counts.get((quota.school_id, quota.respondent_group), {})
         void = by_status.get("void", 0)
-        used = by_status.get("used", 0)
+        used = by_status.get("used", 0) - again.get((quota.school_id, quota.respondent_group), 0)
         progress.append(
             QuotaProgress(
                 school=quota.school,

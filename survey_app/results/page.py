@@ -119,7 +119,8 @@ def build_page(campaign: Campaign, progress: Callable[[str], None] | None = None
         progress("computing")
     from survey_app.integrity import checks  # scipy.stats: imported when a page is built
 
-    found = checks.examine_campaign(campaign)
+    uncut = "integrity_decision" not in evaluation.data.set_aside  # nobody set a group aside
+    found = checks.examine_campaign(campaign, evaluation.data if uncut else None)
     integrity = checks.summary(found)
     return ResultsPage(
         found=evaluation_json(evaluation),

@@ -8,12 +8,21 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from survey_app.codes import code_digest, normalise_code
 from survey_app.extensions import db
 from survey_app.integrity import decisions
 from survey_app.integrity.decisions import DecisionRefused, decide
-from survey_app.models import AuditEvent, Campaign, IntegrityDecision, PlanSchool, School
+from survey_app.models import (
+    AuditEvent,
+    Campaign,
+    IntegrityDecision,
+    OneTimeCode,
+    PlanSchool,
+    School,
+)
+from survey_app.plan import code_batches, draw
 from survey_app.plan.issuing import issue_codes
 from survey_app.respond import services
 from survey_app.results.evaluation import evaluate_campaign, evaluation_json
@@ -153,3 +162,52 @@ def test_a_group_is_surveyed_again_only_while_the_fieldwork_is_open(surveyed_cou
         )
     assert refused.value.code == "not_open"
     assert refused.value.conflict
+
+
+def test_a_group_surveyed_again_gets_its_planned_codes_anew(surveyed_county):
+    """Its unused codes revoked, its answered ones no longer counted as the plan's: the
+    codes page issues the group's planned codes again, and no more."""
+    plan = draw.plan_of(surveyed_county)
+    school = _drawn_school(surveyed_county)
+    code_batches.issue_planned_codes(surveyed_county, plan)  # whatever the plan still lacks
+    with pytest.raises(code_batches.NothingToIssue):
+        code_batches.issue_planned_codes(surveyed_county, plan)  # every planned code is out
+    spare = issue_codes(school, "parent", 2)  # slips the school still holds
+    unused = db.session.scalar(
+        select(func.count()).where(
+            OneTimeCode.school_id == school.id,
+            OneTimeCode.respondent_group == "parent",
+            OneTimeCode.status == "issued",
+        )
+    )
+    assert unused >= 2
+    decide(
+        surveyed_county,
+        school.code,
+        "parent",
+        "resurvey",
+        "standard answers in the chat group",
+        allowed=decisions.SUPERVISOR_DECISIONS,
+    )
+    for typed in spare:
+        assert (
+            db.session.scalar(
+                select(OneTimeCode.status).where(
+                    OneTimeCode.digest == code_digest(normalise_code(typed))
+                )
+            )
+            == "void"
+        )
+    event = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "integrity_decision")
+    ).one()
+    assert event.details["codes_revoked"] == unused
+    quota = next(
+        q for q in plan.quotas if q.school_id == school.id and q.respondent_group == "parent"
+    )
+    issued = code_batches.issue_planned_codes(surveyed_county, plan)
+    again = [c for c in issued if c.school is not None and c.school.id == school.id]
+    assert [c.respondent_group for c in again] == ["parent"] * quota.planned
+    assert len(issued) == quota.planned  # no other group's codes
+    with pytest.raises(code_batches.NothingToIssue):
+        code_batches.issue_planned_codes(surveyed_county, plan)
