@@ -27,6 +27,18 @@ def _env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _env_float(name: str, default: float) -> float | str:
+    """A number from the environment; what is not one is kept as typed, for
+    :func:`check_config` to refuse in one line."""
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        return value
+
+
 def _secret_key(instance_path: str) -> str:
     """``SECRET_KEY`` from the environment, else the random key ``./dev`` keeps in
     ``instance/secret_key`` for this installation, else the (refused) default."""
@@ -82,7 +94,7 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         "RESULTS_MIN_N": int(os.environ.get("RESULTS_MIN_N", "10")),
         # Integrity checks: the false-discovery rate of the flags over a county's
         # school groups (survey_app/integrity/checks.py).
-        "INTEGRITY_FDR": float(os.environ.get("INTEGRITY_FDR", "0.05")),
+        "INTEGRITY_FDR": _env_float("INTEGRITY_FDR", 0.05),
         # The certification report's signing key and certificate, one PKCS#12 file
         # (results/report_signing.py; `flask report keygen` makes a self-signed one).
         "REPORT_SIGNING_P12": os.environ.get(
@@ -110,7 +122,8 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
 
 
 def check_config(config: Mapping[str, Any]) -> None:
-    """Refuse to run in production with the default or an empty secret."""
+    """Refuse to run in production with the default or an empty secret, or with an
+    integrity false-discovery rate outside (0, 1)."""
     relaxed = config.get("DEBUG") or config.get("TESTING")
     secret = config.get("SECRET_KEY")
     if not relaxed and (not secret or secret == DEFAULT_SECRET_KEY):
@@ -118,3 +131,6 @@ def check_config(config: Mapping[str, Any]) -> None:
             "SECRET_KEY is not set: set the SECRET_KEY environment variable "
             "(or FLASK_DEBUG=1 for local development)"
         )
+    fdr = config.get("INTEGRITY_FDR", 0.05)
+    if not (isinstance(fdr, float | int) and 0 < fdr < 1):
+        raise ConfigError(f"INTEGRITY_FDR is a rate between 0 and 1 (e.g. 0.05), not {fdr!r}")

@@ -70,7 +70,7 @@ def settings() -> IntegritySettings:
     """The installation's settings (``INTEGRITY_FDR``; the cell minimum is the results'
     ``RESULTS_MIN_N``, so no figure of a smaller group is shown)."""
     config = current_app.config
-    return IntegritySettings(fdr=config["INTEGRITY_FDR"], min_n=config["RESULTS_MIN_N"])
+    return IntegritySettings(fdr=config["INTEGRITY_FDR"], min_n=max(2, config["RESULTS_MIN_N"]))
 
 
 def examine_campaign(campaign: Campaign, data: CampaignData | None = None) -> CampaignIntegrity:

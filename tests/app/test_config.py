@@ -52,3 +52,19 @@ def test_sqlite_keeps_a_write_ahead_log_with_durable_commits(app_ctx):
         pytest.skip("PostgreSQL: durable by default")
     assert db.session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
     assert db.session.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
+
+
+@pytest.mark.parametrize("value", ["0", "1", "-0.1", "1.5", "five percent", "nan"])
+def test_refuses_an_integrity_rate_outside_zero_to_one(monkeypatch, tmp_path, value):
+    monkeypatch.setenv("SECRET_KEY", "from-env")
+    monkeypatch.setenv("INTEGRITY_FDR", value)
+    with pytest.raises(ConfigError, match="INTEGRITY_FDR"):
+        check_config(load_config(str(tmp_path)))
+
+
+def test_takes_an_integrity_rate_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("SECRET_KEY", "from-env")
+    monkeypatch.setenv("INTEGRITY_FDR", "0.01")
+    config = load_config(str(tmp_path))
+    check_config(config)
+    assert config["INTEGRITY_FDR"] == 0.01
