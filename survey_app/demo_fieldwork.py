@@ -61,6 +61,7 @@ import numpy as np
 from sqlalchemy import func, select
 
 from analysis.allocation import allocate
+from analysis.integrity.blocks import READING_SECONDS_PER_ITEM
 from questionnaires import Item, Scale
 from survey_app.extensions import db
 from survey_app.models import Campaign, ListFrame, OpenLink, Response, School
@@ -142,7 +143,6 @@ MIN_COACHED = 20  # a coached school's group has at least this many responses
 TEMPLATE_SHARE = 0.6
 PROXY_SHARE = 1 / 3
 PROXY_SPEED = 0.2  # of the reading time
-READING_SECONDS_PER_ITEM = 15.0  # what the integrity checks take as the reading time
 
 
 def planned_cells(campaign: Campaign) -> list[Cell]:
@@ -408,7 +408,7 @@ class _Simulator:
         # A proxy clicks through the whole questionnaire at a fifth of the reading time.
         pace = PROXY_SPEED if coach is not None and coach.style == "proxy" else 1.0
         if pace < 1:
-            per_item = READING_SECONDS_PER_ITEM * pace
+            per_item = READING_SECONDS_PER_ITEM * pace  # the integrity checks' reading time
         welcome = WELCOME_SECONDS * float(self.rng.lognormal(0, 0.4))
         moment = start + timedelta(seconds=welcome * pace)
         pages = services.paginate(items, self.items_per_page)

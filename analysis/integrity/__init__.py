@@ -22,7 +22,13 @@ Benjamini–Hochberg procedure runs over all examined cells of all blocks.  Cali
 by simulation: ``bench/integrity.py`` and :mod:`.simulation`.
 """
 
-from analysis.integrity.blocks import DONT_KNOW, UNANSWERED, IntegritySettings, ResponseBlock
+from analysis.integrity.blocks import (
+    DONT_KNOW,
+    READING_SECONDS_PER_ITEM,
+    UNANSWERED,
+    IntegritySettings,
+    ResponseBlock,
+)
 from analysis.integrity.examine import examine
 from analysis.integrity.explanation import explain
 from analysis.integrity.findings import (
@@ -49,6 +55,7 @@ __all__ = [
     "LOW_VARIATION",
     "MANY_FLAGGED_RESPONSES",
     "PROXY_FILLING",
+    "READING_SECONDS_PER_ITEM",
     "RESPONSE_FLAGS",
     "SPEEDING",
     "STRAIGHT_LINING",

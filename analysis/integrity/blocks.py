@@ -16,6 +16,9 @@ from numpy.typing import NDArray
 
 DONT_KNOW = 0
 UNANSWERED = -1
+# A questionnaire's reading time when none is given: the command line's default, the
+# platform's and the simulations'.
+READING_SECONDS_PER_ITEM = 15.0
 
 
 @dataclass(frozen=True, eq=False)

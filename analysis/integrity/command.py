@@ -29,10 +29,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from analysis.cli import InputError, _Table
-from analysis.integrity.blocks import UNANSWERED, IntegritySettings, ResponseBlock
+from analysis.integrity.blocks import (
+    READING_SECONDS_PER_ITEM,
+    UNANSWERED,
+    IntegritySettings,
+    ResponseBlock,
+)
 from analysis.integrity.examine import examine
-
-SECONDS_PER_ITEM = 15.0
 
 
 def add_parser(commands: Any) -> None:
@@ -86,7 +89,9 @@ def run_integrity(args: argparse.Namespace) -> dict[str, Any]:
     if args.min_n < 2:
         raise InputError(f"--min-n must be at least 2, not {args.min_n}")
     reading = (
-        SECONDS_PER_ITEM * len(args.items) if args.reading_seconds is None else args.reading_seconds
+        READING_SECONDS_PER_ITEM * len(args.items)
+        if args.reading_seconds is None
+        else args.reading_seconds
     )
     if not (math.isfinite(reading) and reading > 0):
         raise InputError(f"--reading-seconds must be a positive number, not {reading}")

@@ -29,7 +29,12 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from analysis.integrity.blocks import DONT_KNOW, UNANSWERED, ResponseBlock
+from analysis.integrity.blocks import (
+    DONT_KNOW,
+    READING_SECONDS_PER_ITEM,
+    UNANSWERED,
+    ResponseBlock,
+)
 
 STYLES = ("template_mixed", "template_all_top", "erased", "proxy")
 SCALE_MAX = 4
@@ -84,7 +89,7 @@ def simulate_county(
     satisfied school).  ``school_item_sd``: the
     spread of a school's own item profile (a school with a poor canteen);
     ``school_group_sd``: how much one group of a school differs from its others."""
-    reading = 15.0 * items
+    reading = READING_SECONDS_PER_ITEM * items
     stratum_of = rng.integers(0, strata, schools)
     stratum_effect = rng.normal(0, 0.3, strata)
     school_effect = rng.normal(0, 0.6, schools)

@@ -18,6 +18,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from analysis.integrity import (
+    READING_SECONDS_PER_ITEM,
     CellFinding,
     IntegrityReport,
     IntegritySettings,
@@ -32,8 +33,6 @@ from survey_app.models import Campaign, School
 from survey_app.models.base import as_utc
 from survey_app.results.loader import CampaignData, CellCut, load_campaign
 
-READING_SECONDS_PER_ITEM = 15.0
-
 
 @dataclass(frozen=True)
 class CampaignIntegrity:
@@ -42,6 +41,7 @@ class CampaignIntegrity:
     campaign: Campaign
     report: IntegrityReport
     school_names: dict[str, str]  # 学校标识码 → name
+    school_ids: dict[str, int]  # 学校标识码 → id
 
     @property
     def flagged(self) -> list[CellFinding]:
@@ -50,20 +50,7 @@ class CampaignIntegrity:
     def cuts(self) -> tuple[CellCut, ...]:
         """The flagged cells, every response of them: the figures "without the flagged
         cells" leave these out."""
-        ids = dict(
-            db.session.execute(
-                select(School.code, School.id).where(School.campaign_id == self.campaign.id)
-            ).all()
-        )
-        return tuple(CellCut(ids[str(c.school)], str(c.group)) for c in self.flagged)
-
-    def flagged_responses(self) -> dict[tuple[str, str], int]:
-        """Per (school, group): how many of its responses carry a per-response flag."""
-        counts: dict[tuple[str, str], int] = {}
-        for flag in self.report.responses:
-            key = (str(flag.school), str(flag.group))
-            counts[key] = counts.get(key, 0) + 1
-        return counts
+        return tuple(CellCut(self.school_ids[str(c.school)], str(c.group)) for c in self.flagged)
 
 
 def settings() -> IntegritySettings:
@@ -79,12 +66,15 @@ def examine_campaign(campaign: Campaign, data: CampaignData | None = None) -> Ca
     if data is None:
         data = load_campaign(campaign, cuts=())
     report = examine(blocks_of(data), settings())
-    names = dict(
-        db.session.execute(
-            select(School.code, School.name).where(School.campaign_id == campaign.id)
-        ).all()
+    schools = db.session.execute(
+        select(School.code, School.id, School.name).where(School.campaign_id == campaign.id)
+    ).all()
+    return CampaignIntegrity(
+        campaign,
+        report,
+        school_names={code: name for code, _id, name in schools},
+        school_ids={code: id_ for code, id_, _name in schools},
     )
-    return CampaignIntegrity(campaign, report, names)
 
 
 def blocks_of(data: CampaignData) -> list[ResponseBlock]:
@@ -125,7 +115,13 @@ def summary(found: CampaignIntegrity) -> dict[str, Any]:
     flagged (or decided) one with its school's name, its figures and the decision on it,
     and the per-response flags counted. Plain values: kept in the results page's cache."""
     decided = decisions(found.campaign)
-    flagged_responses = found.flagged_responses()
+    flagged_responses: dict[tuple[str, str], int] = {}  # per (school, group)
+    per_flag: dict[str, int] = {}
+    for flag in found.report.responses:
+        key = (str(flag.school), str(flag.group))
+        flagged_responses[key] = flagged_responses.get(key, 0) + 1
+        for name in flag.flags:
+            per_flag[name] = per_flag.get(name, 0) + 1
     rows = []
     as_json = found.report.as_dict()["cells"]  # the same order, JSON-plain
     for cell, plain in zip(found.report.cells, as_json, strict=True):
@@ -154,14 +150,9 @@ def summary(found: CampaignIntegrity) -> dict[str, Any]:
                 },
             }
         )
-    per_flag: dict[str, int] = {}
-    for flag in found.report.responses:
-        for name in flag.flags:
-            per_flag[name] = per_flag.get(name, 0) + 1
-    examined = [c for c in found.report.cells if not c.statistics.get("too_small")]
     return {
-        "examined": len(examined),
-        "flagged": sum(1 for c in found.report.cells if c.flagged),
+        "examined": found.report.settings["examined_cells"],
+        "flagged": found.report.settings["flagged_cells"],
         "cells": rows,
         "response_flags": per_flag,
         "fdr": found.report.settings.get("fdr"),

@@ -122,6 +122,11 @@ class CampaignData:
         return int(self.weights.shape[0])
 
     @property
+    def cut_by_decisions(self) -> bool:
+        """Whether a person's integrity decision left any response out."""
+        return "integrity_decision" in self.set_aside
+
+    @property
     def group_factor(self) -> Factor:
         return Factor(self.group_index, _GROUP_NAMES)
 

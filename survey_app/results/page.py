@@ -119,8 +119,8 @@ def build_page(campaign: Campaign, progress: Callable[[str], None] | None = None
         progress("computing")
     from survey_app.integrity import checks  # scipy.stats: imported when a page is built
 
-    uncut = "integrity_decision" not in evaluation.data.set_aside  # nobody set a group aside
-    found = checks.examine_campaign(campaign, evaluation.data if uncut else None)
+    uncut = None if evaluation.data.cut_by_decisions else evaluation.data
+    found = checks.examine_campaign(campaign, uncut)
     integrity = checks.summary(found)
     return ResultsPage(
         found=evaluation_json(evaluation),
@@ -150,9 +150,8 @@ def verdicts_compared(
         return {**found_json["county"], "responses": found_json["responses"]}
 
     as_decided = county(None, decided)
-    nothing_cut = "integrity_decision" not in decided.data.set_aside
     return {
-        "all": as_decided if nothing_cut else county(()),  # no decision: the same figures
+        "all": county(()) if decided.data.cut_by_decisions else as_decided,  # else the same
         "without_flagged": county(found.cuts()),
         "as_decided": as_decided,
     }
