@@ -34,9 +34,11 @@ import argparse
 import sys
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -47,7 +49,13 @@ from analysis.integrity import (  # noqa: E402
     IntegrityReport,
     examine,
 )
-from analysis.integrity.simulation import Coaching, SimulatedCounty, simulate_county  # noqa: E402
+from analysis.integrity.multiplicity import benjamini_hochberg  # noqa: E402
+from analysis.integrity.simulation import (  # noqa: E402
+    Coaching,
+    SimulatedCounty,
+    all_top_probability,
+    simulate_county,
+)
 
 INTENSITIES = {
     "template_mixed": (0.3, 0.5, 0.8),
@@ -81,12 +89,21 @@ class Tally:
         self.clean = [0, 0]  # flagged, cells
         self.clean_very = [0, 0]
 
-    def add(self, county: SimulatedCounty, report: IntegrityReport) -> int:
-        """Adds one county; returns its number of falsely flagged cells."""
+    def add(
+        self,
+        county: SimulatedCounty,
+        report: IntegrityReport,
+        flags: dict[tuple[str, str], bool] | None = None,
+    ) -> int:
+        """Adds one county; returns its number of falsely flagged cells.  ``flags``
+        replaces the report's decisions (the ceiling below)."""
         false = 0
-        for cell in report.cells:
-            if cell.statistics["too_small"]:
+        for found in report.cells:
+            if found.statistics["too_small"]:
                 continue
+            cell = found
+            if flags is not None:
+                cell = replace(found, flagged=flags[(found.school, found.group)], reasons=())
             very = cell.school in county.very_satisfied
             coach = county.coached.get((cell.school, cell.group))
             if coach is None:
@@ -101,6 +118,27 @@ class Tally:
             key = (coach.style, round(coach.intensity, 2))
             self.coached[key].append((cell.flagged, right, cell.n, very))
         return false
+
+
+def ceiling_flags(county: SimulatedCounty, report: IntegrityReport) -> dict[tuple[str, str], bool]:
+    """The cells flagged when the all-top test knows each cell's true honest model.
+
+    The all-top p-value becomes the binomial tail of the cell's all-top count at the
+    true P(all-top) (:func:`all_top_probability`; the other four tests unchanged,
+    combined as ``examine`` does: Bonferroni, then BH at 5% over the county).  No
+    test on answers can know a school's true level and spread, so this is what the
+    answers allow at best: the recall a real test could approach, not exceed."""
+    cells = [c for c in report.cells if not c.statistics["too_small"]]
+    combined = []
+    for cell in cells:
+        truth = county.truth[(cell.school, cell.group)]
+        tests = dict(cell.statistics["test_p_values"])
+        tests["all_top_vectors"] = float(
+            stats.binom.sf(cell.statistics["all_top"] - 1, cell.n, all_top_probability(truth))
+        )
+        combined.append(min(1.0, len(tests) * min(tests.values())))
+    rejected, _ = benjamini_hochberg(np.array(combined), report.settings["fdr"])
+    return {(c.school, c.group): bool(r) for c, r in zip(cells, rejected, strict=True)}
 
 
 def share(hits: int, total: int) -> str:
@@ -160,13 +198,14 @@ def main() -> None:
     started = time.perf_counter()
 
     rng = np.random.default_rng(args.seed)
-    tally = Tally()
+    tally, ceiling = Tally(), Tally()
     examined = 0
     for _ in range(args.counties):
         county = coached_county(rng, args.schools)
         report = examine([county.block])
         examined += report.settings["examined_cells"]
         tally.add(county, report)
+        ceiling.add(county, report, ceiling_flags(county, report))
     print(
         f"coached counties: {args.counties} × {args.schools} schools, "
         f"{examined / args.counties:.0f} examined cells each (parents, students, teachers "
@@ -179,6 +218,14 @@ def main() -> None:
         f"{tally.clean[1]} ({rate(*tally.clean)}); in very satisfied schools "
         f"{tally.clean_very[0]} of {tally.clean_very[1]}"
     )
+    print(
+        "ceiling: the all-top test knowing each cell's true model (level, spread, items) "
+        "flags, of the same cells:"
+    )
+    for intensity in INTENSITIES["template_all_top"]:
+        rows = ceiling.coached[("template_all_top", round(intensity, 2))]
+        print(f"  template_all_top {intensity:.2f}: {share(sum(r[0] for r in rows), len(rows))}")
+    print(f"  and clean cells {ceiling.clean[0]} of {ceiling.clean[1]} ({rate(*ceiling.clean)})")
 
     for label, very_share, item_sd, group_sd in (
         ("clean counties", 0.1, 0.3, 0.3),

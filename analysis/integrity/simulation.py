@@ -64,10 +64,22 @@ class Coaching:
 
 
 @dataclass(frozen=True, eq=False)
+class CellTruth:
+    """What the simulation knows of one cell's honest respondents and no test can: θ ~
+    N(level, spread²), and the graded model's item slopes and locations at the school."""
+
+    level: float
+    spread: float
+    slope: NDArray[np.float64]
+    locations: NDArray[np.float64]
+
+
+@dataclass(frozen=True, eq=False)
 class SimulatedCounty:
     block: ResponseBlock
     coached: dict[tuple[str, str], Coaching]  # (school, group) → style
     very_satisfied: frozenset[str]
+    truth: dict[tuple[str, str], CellTruth]  # (school, group) → its honest model
 
 
 def simulate_county(
@@ -119,16 +131,16 @@ def simulate_county(
     parts: list[tuple[NDArray[np.int16], NDArray[np.float64], NDArray[np.float64]]] = []
     labels: list[tuple[int, str, int]] = []
     coached: dict[tuple[str, str], Coaching] = {}
+    truth: dict[tuple[str, str], CellTruth] = {}
     for index, (s, g, n) in enumerate(cells):
         mean, sd, _, _ = GROUPS[g]
-        theta = (
-            mean
-            + stratum_effect[stratum_of[s]]
-            + school_effect[s]
-            + rng.normal(0, school_group_sd)
-            + rng.normal(0, sd * np.exp(rng.normal(0, 0.15)), n)
+        level = (
+            mean + stratum_effect[stratum_of[s]] + school_effect[s] + rng.normal(0, school_group_sd)
         )
+        spread = sd * np.exp(rng.normal(0, 0.15))
+        theta = level + rng.normal(0, spread, n)
         items_at_school = location + school_item[s]
+        truth[(f"S{s:03d}", g)] = CellTruth(float(level), float(spread), slope, items_at_school)
         answers = _graded(rng, theta, slope, items_at_school)
         unknown = rng.random((n, items)) < dont_know_rate * rng.gamma(2.0, 0.5, (n, 1))
         answers[unknown] = DONT_KNOW
@@ -171,7 +183,19 @@ def simulate_county(
         reading_seconds=reading,
     )
     very_names = frozenset(f"S{s:03d}" for s in np.flatnonzero(very))
-    return SimulatedCounty(block=block, coached=coached, very_satisfied=very_names)
+    return SimulatedCounty(block=block, coached=coached, very_satisfied=very_names, truth=truth)
+
+
+def all_top_probability(truth: CellTruth) -> float:
+    """P(an honest respondent of the cell answers 满意 to every item), from the true
+    model (Gauss–Hermite over θ).  Don't-know answers are ignored: a respondent with
+    one has fewer items to answer 满意, so this is a little *below* the share of
+    all-top vectors the tests count, and a test built on it flags more, not less."""
+    nodes, weights = np.polynomial.hermite_e.hermegauss(64)
+    theta = truth.level + truth.spread * nodes
+    b = truth.locations[None, :] + THRESHOLDS[-1]
+    log_top = -np.logaddexp(0.0, -truth.slope[None, :] * (theta[:, None] - b))
+    return float(np.exp(log_top.sum(axis=1)) @ weights / weights.sum())
 
 
 def _graded(

@@ -24,7 +24,12 @@ from analysis.integrity import (
     examine,
     explain,
 )
-from analysis.integrity.simulation import Coaching, simulate_county
+from analysis.integrity.simulation import (
+    Coaching,
+    _graded,
+    all_top_probability,
+    simulate_county,
+)
 
 STYLE_REASON = {
     "template_mixed": TEMPLATE_COPYING,
@@ -304,3 +309,16 @@ def test_benjamini_hochberg_equals_r_p_adjust() -> None:
     order = np.sort(p)
     below = np.flatnonzero(order <= np.arange(1, p.size + 1) * 0.05 / p.size)
     assert rejected.sum() == below.max() + 1
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_the_simulations_true_all_top_probability_is_what_its_respondents_give(seed: int) -> None:
+    """The bench's ceiling rests on ``all_top_probability``: drawing many respondents from
+    a cell's true model gives that share of all-top vectors (within 4 standard errors)."""
+    county = simulate_county(np.random.default_rng(seed), schools=4)
+    rng = np.random.default_rng(seed + 100)
+    for truth in list(county.truth.values())[:6]:
+        theta = truth.level + rng.normal(0, truth.spread, 100_000)
+        drawn = float((_graded(rng, theta, truth.slope, truth.locations) == 4).all(axis=1).mean())
+        expected = all_top_probability(truth)
+        assert abs(drawn - expected) <= 4 * np.sqrt(expected * (1 - expected) / 100_000) + 1e-9
