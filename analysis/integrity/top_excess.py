@@ -196,17 +196,22 @@ def _level_prior(
     ) / 2
     within = max(within, MIN_GROUP_EFFECT_VARIANCE)
     between = max(total - within, 0.0)
-    for members in groups:
-        if members.size < 2:
-            continue
-        for c in members.tolist():
-            others = members[members != c]
-            k = others.size
-            noise = within + float(variance[others].mean())
-            shrink = between / (between + noise / k) if between > 0 else 0.0
-            centre = centre_g[county[c]] + shrink * float(residual[others].mean())
-            scale = np.sqrt(within + shrink * noise / k)
-            out[c] = stats.t.logpdf(MU_GRID, LEVEL_DF, loc=centre, scale=scale)
+    # per cell, the mean residual and posterior variance of the school's *other* cells
+    n_schools = int(school.max()) + 1
+    size = np.bincount(school, minlength=n_schools)[school]
+    has_others = np.flatnonzero(size >= 2)
+    k = (size[has_others] - 1).astype(np.float64)
+    school_sum = np.bincount(school, weights=residual, minlength=n_schools)
+    school_var = np.bincount(school, weights=variance, minlength=n_schools)
+    residual_others = (school_sum[school[has_others]] - residual[has_others]) / k
+    variance_others = (school_var[school[has_others]] - variance[has_others]) / k
+    noise = within + variance_others
+    shrink = between / (between + noise / k) if between > 0 else np.zeros_like(k)
+    centre = centre_g[county[has_others]] + shrink * residual_others
+    scale = np.sqrt(within + shrink * noise / k)
+    out[has_others] = stats.t.logpdf(
+        MU_GRID[None, :], LEVEL_DF, loc=centre[:, None], scale=scale[:, None]
+    )
     return out
 
 
