@@ -14,6 +14,7 @@ from survey_app.integrity import messages
 from survey_app.integrity.decisions import DecisionRefused, decide, decisions
 from survey_app.integrity.forms import DecisionForm
 from survey_app.models import Campaign, School
+from survey_app.untrusted import clean_text
 from survey_app.vocabulary import SCHOOL_GROUPS
 
 
@@ -28,10 +29,12 @@ def decision_page(
 ) -> ResponseReturnValue:
     """GET: the group's findings, the decision on it and the form; POST: decide, then
     back to ``back``; refused, the form again with what was typed and why."""
+    if clean_text(school_code) != school_code or group not in SCHOOL_GROUPS:
+        abort(404)  # names no school: PostgreSQL cannot even compare a string with NUL
     school = db.session.scalar(
         select(School).where(School.campaign_id == campaign.id, School.code == school_code)
     )
-    if school is None or group not in SCHOOL_GROUPS:
+    if school is None:
         abort(404)
     form = DecisionForm(decisions=allowed)
     refused = None

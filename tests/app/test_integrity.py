@@ -160,6 +160,8 @@ def test_decision_pages_refuse_what_is_not_there(client, coached):
     school = coached.coached[0][0]
     assert evaluator.get(f"/results/demo/integrity/{school}/deputy").status_code == 404
     assert evaluator.get("/results/demo/integrity/0000000000/parent").status_code == 404
+    # a NUL names no school (PostgreSQL refused even to compare it: a 500 before)
+    assert evaluator.get("/results/demo/integrity/x%00y/parent").status_code == 404
     assert evaluator.post(f"/results/demo/integrity/{school}/parent", data={}).status_code == 400
 
 
