@@ -114,6 +114,7 @@ def test_uyghur_page_renders_right_to_left(phone, live_server, new_code, tmp_pat
     assert html.get_attribute("lang") == "ug"
     assert page.evaluate("getComputedStyle(document.body).direction") == "rtl"
     page.locator(".primary").click()
+    page.wait_for_load_state("load")  # its stylesheet applied: the layout below is final
     legend = page.locator("fieldset.question legend").first
     assert legend.evaluate("el => getComputedStyle(el).direction") == "rtl"
     # Right-to-left layout: the first answer's radio sits at the right edge of its row.
