@@ -226,6 +226,7 @@ def first_stage_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 EVALUATOR_PASSWORD = "evaluator password"
+SIGNING_PASSWORD = "test password"
 
 
 @pytest.fixture
@@ -244,15 +245,15 @@ def evaluator(client: FlaskClient, surveyed_county: Campaign) -> FlaskClient:
 def key_file(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A self-signed report signing key (PKCS#12), made once."""
     path = tmp_path_factory.mktemp("signing") / "signing.p12"
-    make_self_signed(str(path), "test password", "Test report signing", datetime.now(UTC))
+    make_self_signed(str(path), SIGNING_PASSWORD, "Test report signing", datetime.now(UTC))
     return str(path)
 
 
 @pytest.fixture
 def signing(app: Flask, key_file: str, monkeypatch: pytest.MonkeyPatch) -> report.SigningKey:
     monkeypatch.setitem(app.config, "REPORT_SIGNING_P12", key_file)
-    monkeypatch.setitem(app.config, "REPORT_SIGNING_PASSWORD", "test password")
-    return report.SigningKey(key_file, "test password")
+    monkeypatch.setitem(app.config, "REPORT_SIGNING_PASSWORD", SIGNING_PASSWORD)
+    return report.SigningKey(key_file, SIGNING_PASSWORD)
 
 
 def pdf_text(pdf: bytes) -> str:

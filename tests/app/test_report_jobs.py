@@ -14,7 +14,6 @@ import re
 import sqlite3
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import pytest
 import redis
@@ -28,9 +27,8 @@ from survey_app.extensions import db
 from survey_app.models import AuditEvent, Campaign, CertificationReport
 from survey_app.results import page as results_page
 from survey_app.results import report, report_jobs
-from survey_app.results.report_signing import make_self_signed
 from survey_app.transactions import read_only
-from tests.app.conftest import EVALUATOR_PASSWORD, csrf_token
+from tests.app.conftest import EVALUATOR_PASSWORD, SIGNING_PASSWORD, csrf_token
 from tests.conftest import make_app, migrate_to_head
 from tests.factories import make_campaign, make_surveyed_county
 
@@ -47,21 +45,10 @@ class InlineJobs(report_jobs.InProcessJobs):
         self._run(app, job)
 
 
-@pytest.fixture(scope="module")
-def key_file(tmp_path_factory: pytest.TempPathFactory) -> str:
-    path = tmp_path_factory.mktemp("signing") / "signing.p12"
-    make_self_signed(str(path), "", "Test report signing", datetime.now(UTC))
-    return str(path)
-
-
 @pytest.fixture
-def signing(app: Flask, key_file: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(app.config, "REPORT_SIGNING_P12", key_file)
-    monkeypatch.setitem(app.config, "REPORT_SIGNING_PASSWORD", "")
-
-
-@pytest.fixture
-def inline_jobs(app: Flask, signing: None, monkeypatch: pytest.MonkeyPatch) -> InlineJobs:
+def inline_jobs(
+    app: Flask, signing: report.SigningKey, monkeypatch: pytest.MonkeyPatch
+) -> InlineJobs:
     backend = InlineJobs()
     monkeypatch.setitem(app.extensions, report_jobs.EXTENSION, backend)
     return backend
@@ -259,7 +246,10 @@ def threaded_app(tmp_path, key_file: str) -> Iterator[Flask]:
     """An app whose requests and job commit for real (the job's thread has its own
     connection), with the surveyed county and an evaluator."""
     app = make_app(
-        f"sqlite:///{tmp_path}/jobs.sqlite3", REPORT_SIGNING_P12=key_file, JOBS_REDIS_URL=""
+        f"sqlite:///{tmp_path}/jobs.sqlite3",
+        REPORT_SIGNING_P12=key_file,
+        REPORT_SIGNING_PASSWORD=SIGNING_PASSWORD,
+        JOBS_REDIS_URL="",
     )
     migrate_to_head(app)
     with app.app_context():
@@ -327,7 +317,10 @@ def test_a_read_only_transaction_takes_no_write_lock_on_sqlite(threaded_app):
 
 @pytest.fixture
 def rq_redis(
-    app: Flask, signing: None, backend_from_config: None, monkeypatch: pytest.MonkeyPatch
+    app: Flask,
+    signing: report.SigningKey,
+    backend_from_config: None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[redis.Redis]:
     if not REDIS_URL:
         pytest.skip("TEST_REDIS_URL not set")
