@@ -11,15 +11,15 @@ loader reads) and every decision is appended to the audit log with its reason.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from survey_app.extensions import db
 from survey_app.models import Campaign, IntegrityDecision, OneTimeCode, School
 from survey_app.plan import audit
-from survey_app.untrusted import clean_text
+from survey_app.plan.issuing import void_unused
+from survey_app.refusals import Refusal
 from survey_app.vocabulary import INTEGRITY_DECISIONS, SCHOOL_GROUPS
 
-MAX_REASON = 500
 AUDIT_ACTION = "integrity_decision"
 # Who may decide what: evaluators judge the data; supervisors act in the field.
 EVALUATOR_DECISIONS = ("keep", "set_aside")
@@ -29,8 +29,7 @@ SUPERVISOR_DECISIONS = ("keep", "resurvey")
 # ``integrity/messages.py``).
 REASONS = {
     "decision": "the decision must be one of: %(allowed)s",
-    "reason": "give a reason (it is kept in the audit log)",
-    "reason_length": "the reason is longer than %(limit)s characters",
+    **audit.REASON_TEXTS,
     "unknown_school": "no school %(school)s in campaign %(key)s",
     "group": "%(group)s is not a group surveyed through schools",
     "not_open": "campaign %(key)s is not in the field: a group can be surveyed again only "
@@ -38,18 +37,11 @@ REASONS = {
 }
 
 
-class DecisionRefused(Exception):
+class DecisionRefused(Refusal):
     """The decision cannot be recorded: ``code`` (:data:`REASONS`) and ``params``."""
 
-    def __init__(self, code: str, **params: object) -> None:
-        self.code = code
-        self.params = params
-        super().__init__(REASONS[code] % params)
-
-    @property
-    def conflict(self) -> bool:
-        """Refused for the state of the campaign (409), not for what was asked (422)."""
-        return self.code == "not_open"
+    REASONS = REASONS
+    CONFLICTS = frozenset(("not_open",))
 
 
 def decide(
@@ -65,11 +57,7 @@ def decide(
     to the audit log; ``allowed``: the decisions the caller's role may make."""
     if decision not in allowed:
         raise DecisionRefused("decision", allowed=", ".join(allowed))
-    cleaned = clean_text(reason or "").strip()
-    if not cleaned:
-        raise DecisionRefused("reason")
-    if len(cleaned) > MAX_REASON:
-        raise DecisionRefused("reason_length", limit=MAX_REASON)
+    cleaned = audit.checked_reason(reason, DecisionRefused)
     if group not in SCHOOL_GROUPS:
         raise DecisionRefused("group", group=group)
     code = (school_code or "").strip()
@@ -110,18 +98,15 @@ def _start_again(campaign: Campaign, school: School, group: str) -> tuple[int, i
     """A group surveyed again: its unused codes revoked (the coached school may hold
     them), and its answered codes counted, so that the plan's codes are issued anew
     (``code_batches.quota_progress``). Returns (answered, revoked)."""
-    codes = db.session.scalars(
-        select(OneTimeCode).where(
+    answered = db.session.scalar(
+        select(func.count()).where(
             OneTimeCode.campaign_id == campaign.id,
             OneTimeCode.school_id == school.id,
             OneTimeCode.respondent_group == group,
-            OneTimeCode.status.in_(("issued", "used")),
+            OneTimeCode.status == "used",
         )
-    ).all()
-    unused = [code for code in codes if code.status == "issued"]
-    for code in unused:
-        code.status = "void"
-    return len(codes) - len(unused), len(unused)
+    )
+    return int(answered or 0), void_unused(school, group)
 
 
 def resurveyed(campaign_id: int) -> dict[tuple[int, str], int]:

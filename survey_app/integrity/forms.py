@@ -11,7 +11,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from survey_app.forms import StaffForm
-from survey_app.integrity.decisions import MAX_REASON
+from survey_app.plan.audit import MAX_REASON
 from survey_app.vocabulary import INTEGRITY_DECISION_LABELS
 
 

@@ -11,8 +11,16 @@ from sqlalchemy import select
 
 from survey_app.extensions import db
 from survey_app.models import AuditEvent, Campaign
+from survey_app.refusals import Refusal
+from survey_app.untrusted import clean_text
 
 COMMAND_LINE = "command line"
+MAX_REASON = 500
+# the codes under which ``checked_reason`` refuses, in every REASONS that uses it
+REASON_TEXTS = {
+    "reason": "give a reason (it is kept in the audit log)",
+    "reason_length": "the reason is longer than %(limit)s characters",
+}
 
 
 def actor() -> str:
@@ -20,6 +28,17 @@ def actor() -> str:
     if has_request_context() and current_user.is_authenticated:
         return str(current_user.email)
     return COMMAND_LINE
+
+
+def checked_reason(reason: str | None, refused: type[Refusal]) -> str:
+    """The reason a person gives for a change, as it is kept: cleaned, not empty, at most
+    ``MAX_REASON`` characters; else ``refused("reason" | "reason_length")``."""
+    cleaned = clean_text(reason or "").strip()
+    if not cleaned:
+        raise refused("reason")
+    if len(cleaned) > MAX_REASON:
+        raise refused("reason_length", limit=MAX_REASON)
+    return cleaned
 
 
 def record(

@@ -49,17 +49,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
 from survey_app.extensions import db
-from survey_app.models import Campaign, OneTimeCode, PlanQuota, PlanSchool, SamplingPlan
+from survey_app.models import Campaign, PlanQuota, PlanSchool, SamplingPlan
 from survey_app.plan import audit, second_stage
 from survey_app.plan.code_batches import codes_issued
 from survey_app.plan.draw import plan_of
+from survey_app.plan.issuing import void_unused
+from survey_app.refusals import Refusal
 from survey_app.untrusted import clean_text
 from survey_app.vocabulary import SCHOOL_GROUPS
 
-MAX_REASON = 500
 MAX_POPULATION = 1_000_000  # far above any school; keeps the column's integers sane
 
 # Why a change is refused: code → the English text (the command line's; pages show the
@@ -71,8 +70,7 @@ REASONS = {
         "its plan is not frozen, import the frame or draw the schools again instead"
     ),
     "closed": "campaign %(key)s is closed: its schools can no longer be replaced",
-    "reason": "give a reason (it is kept in the audit log)",
-    "reason_length": "the reason is longer than %(limit)s characters",
+    **audit.REASON_TEXTS,
     "unknown_school": "no school %(school)s in the draw of campaign %(key)s",
     "not_selected": "school %(school)s was not drawn: only a drawn school can be replaced",
     "refused_already": "school %(school)s has refused already and was replaced",
@@ -88,19 +86,12 @@ REASONS = {
 }
 
 
-class ChangeRefused(Exception):
+class ChangeRefused(Refusal):
     """A change to the frozen plan cannot be made: ``code`` (see :data:`REASONS`) and
     ``params`` say why, for the command line (English) and for pages (translated)."""
 
-    def __init__(self, code: str, **params: object) -> None:
-        self.code = code
-        self.params = params
-        super().__init__(REASONS[code] % params)
-
-    @property
-    def conflict(self) -> bool:
-        """Refused for the state of the campaign (409), not for what was asked (422)."""
-        return self.code in ("no_plan", "not_frozen", "closed")
+    REASONS = REASONS
+    CONFLICTS = frozenset(("no_plan", "not_frozen", "closed"))
 
 
 @dataclass(frozen=True)
@@ -133,7 +124,7 @@ def replace_school(
     plan = _frozen_plan(campaign)
     if campaign.status == "closed":
         raise ChangeRefused("closed", key=campaign.key)
-    why = _reason(reason)
+    why = audit.checked_reason(reason, ChangeRefused)
     refused = _row(plan, campaign, school_code)
     if not refused.selected:
         raise ChangeRefused("not_selected", school=refused.school.code)
@@ -147,7 +138,7 @@ def replace_school(
     refused.refused = True
     substitute.substitute_for_id = refused.id
     _move_quotas(plan, refused, substitute)
-    revoked = _revoke_unused(campaign, refused)
+    revoked = void_unused(refused.school)  # answered ones stay (the module's docstring)
     db.session.flush()
     audit.record(
         campaign,
@@ -181,7 +172,7 @@ def correct_population(
 ) -> PopulationCorrection:
     """Correct M of one group at a school in the field (see the module's docstring)."""
     plan = _frozen_plan(campaign)
-    why = _reason(reason)
+    why = audit.checked_reason(reason, ChangeRefused)
     if group not in SCHOOL_GROUPS:
         raise ChangeRefused("group", group=clean_text(group)[:40])
     if not 0 <= population <= MAX_POPULATION:
@@ -249,15 +240,6 @@ def _frozen_plan(campaign: Campaign) -> SamplingPlan:
     return plan
 
 
-def _reason(reason: str) -> str:
-    cleaned = clean_text(reason or "").strip()
-    if not cleaned:
-        raise ChangeRefused("reason")
-    if len(cleaned) > MAX_REASON:
-        raise ChangeRefused("reason_length", limit=MAX_REASON)
-    return cleaned
-
-
 def _row(plan: SamplingPlan, campaign: Campaign, school_code: str) -> PlanSchool:
     code = (school_code or "").strip()
     for row in plan.schools:
@@ -303,17 +285,3 @@ def _move_quotas(plan: SamplingPlan, refused: PlanSchool, substitute: PlanSchool
                 population=size,
             )
         )
-
-
-def _revoke_unused(campaign: Campaign, refused: PlanSchool) -> int:
-    """Void the refused school's unused codes; answered ones stay (the module's docstring)."""
-    codes = db.session.scalars(
-        select(OneTimeCode).where(
-            OneTimeCode.campaign_id == campaign.id,
-            OneTimeCode.school_id == refused.school_id,
-            OneTimeCode.status == "issued",
-        )
-    ).all()
-    for code in codes:
-        code.status = "void"
-    return len(codes)

@@ -17,7 +17,7 @@ from survey_app.extensions import db
 from survey_app.integrity.decisions import resurveyed
 from survey_app.models import Campaign, OneTimeCode, PlanQuota, SamplingPlan, School, Stratum
 from survey_app.plan import audit, lists, second_stage
-from survey_app.plan.issuing import issue_codes, issue_list_codes
+from survey_app.plan.issuing import issue_codes, issue_list_codes, void_unused
 from survey_app.vocabulary import STUDENT
 
 
@@ -208,17 +208,9 @@ def revoke_unused(campaign: Campaign, school_code: str, group: str) -> int:
     )
     if school is None:
         raise RevokeRefused(f"no school {school_code!r} in campaign {campaign.key}")
-    codes = db.session.scalars(
-        select(OneTimeCode).where(
-            OneTimeCode.school_id == school.id,
-            OneTimeCode.respondent_group == group,
-            OneTimeCode.status == "issued",
-        )
-    ).all()
-    for code in codes:
-        code.status = "void"
+    revoked = void_unused(school, group)
     db.session.flush()
     audit.record(
-        campaign, "codes_revoked", {"school": school_code, "group": group, "codes": len(codes)}
+        campaign, "codes_revoked", {"school": school_code, "group": group, "codes": revoked}
     )
-    return len(codes)
+    return revoked

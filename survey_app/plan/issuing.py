@@ -1,9 +1,12 @@
 """Issuing one-time codes for sampled respondent slots: at a school, of a list, or when
-someone opens an open link (``respond/open_links.py``)."""
+someone opens an open link (``respond/open_links.py``); and voiding a school's unused
+ones."""
 
 from __future__ import annotations
 
 from datetime import datetime
+
+from sqlalchemy import select
 
 from survey_app.codes import code_digest, new_code, normalise_code
 from survey_app.extensions import db
@@ -91,3 +94,19 @@ def new_codes(
         made.append((display, row))
     db.session.flush()
     return made
+
+
+def void_unused(school: School, group: str | None = None) -> int:
+    """Void the school's unused codes (of ``group``, or of every group): nobody can
+    answer with them any more; answered ones stay.  Returns how many."""
+    query = select(OneTimeCode).where(
+        OneTimeCode.campaign_id == school.campaign_id,
+        OneTimeCode.school_id == school.id,
+        OneTimeCode.status == "issued",
+    )
+    if group is not None:
+        query = query.where(OneTimeCode.respondent_group == group)
+    codes = db.session.scalars(query).all()
+    for code in codes:
+        code.status = "void"
+    return len(codes)
