@@ -108,3 +108,13 @@ def phone(browser) -> Iterator[object]:
     )
     yield context
     context.close()
+
+
+@pytest.fixture
+def laptop(browser) -> Iterator[object]:
+    """A fresh 1280×800 laptop-sized browser context (staff pages), taking downloads."""
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 800}, locale="zh-CN", accept_downloads=True
+    )
+    yield context
+    context.close()

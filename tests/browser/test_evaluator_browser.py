@@ -19,15 +19,6 @@ RESPONSES = 300  # simulated fieldwork, enough for every group's figure
 PERCENT = re.compile(r"\d{1,3}\.\d%")
 
 
-@pytest.fixture
-def laptop(browser) -> Iterator[object]:
-    context = browser.new_context(
-        viewport={"width": 1280, "height": 800}, locale="zh-CN", accept_downloads=True
-    )
-    yield context
-    context.close()
-
-
 @pytest.fixture(scope="module")
 def evaluator(live_app) -> str:
     from survey_app.auth.services import create_user

@@ -4,7 +4,6 @@ decision and the verdict three ways; a supervisor sees the flags on the fieldwor
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -14,13 +13,6 @@ from tests.browser.conftest import sign_in
 
 PASSWORD = "browser integrity password"
 REASON = "家长群里发布了标准答案，校长已确认"
-
-
-@pytest.fixture
-def laptop(browser) -> Iterator[object]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
-    yield context
-    context.close()
 
 
 @pytest.fixture(scope="module")

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from survey_app.demo import DEMO_CAMPAIGN_KEY
 from tests.browser.conftest import sign_in
 
 PASSWORD = "browser test password"
-
-
-@pytest.fixture
-def laptop(browser) -> Iterator[object]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
-    yield context
-    context.close()
 
 
 @pytest.fixture(scope="module")
