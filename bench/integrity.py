@@ -49,7 +49,7 @@ from analysis.integrity import (  # noqa: E402
     IntegrityReport,
     examine,
 )
-from analysis.integrity.multiplicity import benjamini_hochberg  # noqa: E402
+from analysis.integrity.multiplicity import benjamini_hochberg, bonferroni_min  # noqa: E402
 from analysis.integrity.simulation import (  # noqa: E402
     Coaching,
     SimulatedCounty,
@@ -129,15 +129,15 @@ def ceiling_flags(county: SimulatedCounty, report: IntegrityReport) -> dict[tupl
     test on answers can know a school's true level and spread, so this is what the
     answers allow at best: the recall a real test could approach, not exceed."""
     cells = [c for c in report.cells if not c.statistics["too_small"]]
-    combined = []
+    rows = []
     for cell in cells:
         truth = county.truth[(cell.school, cell.group)]
         tests = dict(cell.statistics["test_p_values"])
         tests["all_top_vectors"] = float(
             stats.binom.sf(cell.statistics["all_top"] - 1, cell.n, all_top_probability(truth))
         )
-        combined.append(min(1.0, len(tests) * min(tests.values())))
-    rejected, _ = benjamini_hochberg(np.array(combined), report.settings["fdr"])
+        rows.append(list(tests.values()))
+    rejected, _ = benjamini_hochberg(bonferroni_min(np.array(rows)), report.settings["fdr"])
     return {(c.school, c.group): bool(r) for c, r in zip(cells, rejected, strict=True)}
 
 
