@@ -33,11 +33,12 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import gammaln
 
-from analysis.integrity.layout import row_ids
-from analysis.integrity.rasch import fit_log_weights, log_pattern_power_sum
+from analysis.integrity.layout import packed_rows, row_ids
+from analysis.integrity.rasch import PatternWeights, fit_log_weights
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
+M_BATCH = 16
 EXPECTED_LEVEL = 0.01
 COUNTY_PRIOR_SD = 3.0  # weak: the county's items are estimated from thousands of rows
 CELL_PRIOR_SD = 0.5  # a school's items differ from the county's by far less than this
@@ -73,13 +74,18 @@ def largest_near_identical(
     k = answers.shape[1]
     exact = np.bincount(ids)[ids].astype(np.int64)
     near = -(k - 1) * exact
-    masked = np.array(answers, dtype=np.int64)
+    packed = packed_rows(np.column_stack([row_cell, answers]))
     for j in range(k):
-        kept = masked[:, j].copy()
-        masked[:, j] = 0
-        key = row_ids(np.column_stack([row_cell, masked]))
-        near += np.bincount(key)[key]
-        masked[:, j] = kept
+        if packed is not None:  # the key with item j's digit taken out
+            keys, low, place = packed
+            masked_key = keys - (answers[:, j].astype(np.int64) - low[j + 1]) * place[j + 1]
+            _, key, count = np.unique(masked_key, return_inverse=True, return_counts=True)
+            near += count[key]
+        else:
+            masked = np.array(answers, dtype=np.int64)
+            masked[:, j] = 0
+            key = row_ids(np.column_stack([row_cell, masked]))
+            near += np.bincount(key)[key]
     out = np.zeros(n_cells, dtype=np.int64)
     np.maximum.at(out, row_cell, near)
     chosen = np.zeros(n_cells, dtype=bool)
@@ -170,46 +176,50 @@ def _classes(cell: IntArray, answered: NDArray[np.bool_], total: NDArray[np.int6
 
 
 def _log_terms(
-    log_eps: FloatArray,
-    cls_cell: IntArray,
-    mask: NDArray[np.bool_],
-    t: NDArray[np.intp],
-    size: NDArray[np.int64],
-    m: NDArray[np.int64],
+    weights: PatternWeights, rows: NDArray[np.intp], size: NDArray[np.int64], m: NDArray[np.int64]
 ) -> FloatArray:
-    """log of C(n_class, m) Σ_x P(x|t)^m for each class (−inf where n_class < m)."""
+    """log of C(n_class, m) Σ_x P(x|t)^m for each of the classes ``rows`` of ``weights``
+    (with their sizes; −inf where n_class < m)."""
     out = np.full(size.shape[0], -np.inf)
     live = size >= m
     if live.any():
         mm = m[live]
         comb = gammaln(size[live] + 1) - gammaln(mm + 1) - gammaln(size[live] - mm + 1)
-        out[live] = comb + log_pattern_power_sum(log_eps[cls_cell[live]], mask[live], t[live], mm)
+        out[live] = comb + weights.log_power_sum(rows[live], mm)
     return out
 
 
 def _bound(log_eps: FloatArray, classes: Classes, m: NDArray[np.int64], n_cells: int) -> FloatArray:
     """The union bound at each cell's own m (1 where m < 2: no duplicate to test)."""
     cls_cell, mask, t, size = classes
-    terms = _log_terms(log_eps, cls_cell, mask, t, size, m[cls_cell])
+    weights = PatternWeights.of(log_eps[cls_cell], mask, t)
+    terms = _log_terms(weights, np.arange(size.shape[0]), size, m[cls_cell])
     bound = np.bincount(cls_cell, weights=np.exp(terms), minlength=n_cells)
     return np.where(m >= 2, bound, 1.0)
 
 
 def _expected_max(log_eps: FloatArray, classes: Classes, n_cells: int) -> NDArray[np.int64]:
-    """Per cell, the largest m whose bound exceeds ``EXPECTED_LEVEL`` (at least 1)."""
+    """Per cell, the largest m whose bound exceeds ``EXPECTED_LEVEL`` (at least 1): m
+    counts up from 2 until the cell's bound falls to the level, ``M_BATCH`` values of
+    m at a time (the same sums, in fewer and larger array steps)."""
     cls_cell, mask, t, size = classes
+    weights = PatternWeights.of(log_eps[cls_cell], mask, t)
     expected = np.ones(n_cells, dtype=np.int64)
     open_cells = np.zeros(n_cells, dtype=bool)
     open_cells[cls_cell] = True
+    largest = int(size.max()) if size.size else 0
     m = 2
-    while open_cells.any() and size.size and m <= int(size.max()):
-        live = open_cells[cls_cell] & (size >= m)
-        terms = _log_terms(
-            log_eps, cls_cell[live], mask[live], t[live], size[live], np.full(live.sum(), m)
-        )
-        bound = np.bincount(cls_cell[live], weights=np.exp(terms), minlength=n_cells)
-        above = open_cells & (bound > EXPECTED_LEVEL)
-        expected[above] = m
-        open_cells &= above
-        m += 1
+    while open_cells.any() and m <= largest:
+        ms = np.arange(m, min(m + M_BATCH, largest + 1), dtype=np.int64)
+        live = np.flatnonzero(open_cells[cls_cell] & (size >= m))
+        pair = np.repeat(live, ms.size)  # (class, m) pairs, class by class
+        step = np.tile(np.arange(ms.size), live.size)
+        terms = _log_terms(weights, pair, size[pair], ms[step])
+        bound = np.bincount(
+            cls_cell[pair] * ms.size + step, weights=np.exp(terms), minlength=n_cells * ms.size
+        ).reshape(n_cells, ms.size)
+        for i, value in enumerate(ms.tolist()):
+            open_cells &= bound[:, i] > EXPECTED_LEVEL
+            expected[open_cells] = value
+        m += ms.size
     return expected

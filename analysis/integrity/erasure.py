@@ -120,7 +120,11 @@ def erasure_test(
             low[mine],
         )
         references[c] = pmf
-        mean, var = _tilted_moments(pmf, TILT_GRID)
+        # a row's reference depends on its (a, t) only: each distinct one once, counted
+        _, first, count = np.unique(
+            answered[mine] * size + top[mine], return_index=True, return_counts=True
+        )
+        mean, var = _tilted_moments(pmf[first], TILT_GRID, count.astype(np.float64))
         means[c] = mean
         variance[c] = var[TILT_GRID.shape[0] // 2]
         log_tilt[c] = np.interp(cell_low[c], mean, TILT_GRID)
@@ -177,16 +181,22 @@ def _reference(
     return pmf / pmf.sum(axis=1, keepdims=True)
 
 
-def _tilted_moments(pmf: FloatArray, log_r: FloatArray) -> tuple[FloatArray, FloatArray]:
+def _tilted_moments(
+    pmf: FloatArray, log_r: FloatArray, count: FloatArray | None = None
+) -> tuple[FloatArray, FloatArray]:
     """Mean and variance of the cell's sum of low answers when every respondent's odds of
-    each further low answer are multiplied by r = exp(log_r) (exponential tilting)."""
+    each further low answer are multiplied by r = exp(log_r) (exponential tilting);
+    ``count``: how many respondents have each row of ``pmf`` (one each if None)."""
     values = np.arange(pmf.shape[1], dtype=np.float64)
     power = np.exp(np.outer(values, log_r))  # (k+1, nodes)
     m0 = pmf @ power
     m1 = pmf @ (values[:, None] * power)
     m2 = pmf @ (values[:, None] ** 2 * power)
     mean = m1 / m0
-    return mean.sum(axis=0), (m2 / m0 - mean**2).sum(axis=0)
+    variance = m2 / m0 - mean**2
+    if count is None:
+        return mean.sum(axis=0), variance.sum(axis=0)
+    return count @ mean, count @ variance
 
 
 def _between_school_tilt(

@@ -13,6 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from analysis.integrity.blocks import ResponseBlock
+from analysis.levels import factorize as levels_factorize
 
 IntArray = NDArray[np.intp]
 
@@ -43,18 +44,30 @@ class InconsistentStratum(ValueError):
 
 
 def factorize(labels: NDArray[np.generic]) -> tuple[IntArray, list[object]]:
-    """Codes 0..L-1 in order of first appearance, and the labels (any hashable type)."""
-    index: dict[object, int] = {}
-    codes = np.empty(len(labels), dtype=np.intp)
-    for i, label in enumerate(labels.tolist()):
-        codes[i] = index.setdefault(label, len(index))
-    return codes, list(index)
+    """Codes 0..L-1 in order of first appearance, and the labels (any hashable type).
+
+    Strings and integers go through :func:`analysis.levels.factorize` (hashed, not a
+    Python loop: a million rows), whose sorted levels are then ranked by first row."""
+    values = np.asarray(labels)
+    if values.ndim != 1 or values.dtype.kind not in "iuUS" or values.size == 0:
+        index: dict[object, int] = {}
+        codes = np.empty(len(values), dtype=np.intp)
+        for i, label in enumerate(values.tolist()):
+            codes[i] = index.setdefault(label, len(index))
+        return codes, list(index)
+    levels, sorted_codes = levels_factorize(values)
+    first = np.full(levels.size, values.size, dtype=np.intp)
+    np.minimum.at(first, sorted_codes, np.arange(values.size, dtype=np.intp))
+    order = np.argsort(first)
+    rank = np.empty(order.size, dtype=np.intp)
+    rank[order] = np.arange(order.size)
+    return rank[sorted_codes], levels[order].tolist()
 
 
 def layout_cells(block: ResponseBlock) -> CellLayout:
-    school_code, schools = factorize(np.asarray(block.school, dtype=object))
-    group_code, groups = factorize(np.asarray(block.group, dtype=object))
-    stratum_code, strata = factorize(np.asarray(block.stratum, dtype=object))
+    school_code, schools = factorize(block.school)
+    group_code, groups = factorize(block.group)
+    stratum_code, strata = factorize(block.stratum)
     n_groups = max(len(groups), 1)
     row_cell, cell_keys = factorize(school_code * n_groups + group_code)
     keys = np.asarray(cell_keys, dtype=np.intp)
@@ -85,23 +98,40 @@ def layout_cells(block: ResponseBlock) -> CellLayout:
     )
 
 
+Packed = tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]
+
+
+def packed_rows(matrix: NDArray[np.generic]) -> Packed | None:
+    """Each row of a 2-D integer matrix as one int64 in mixed radix (column j's digit
+    is its value − low[j], worth place[j]): (keys, low, place), or None when the
+    columns' ranges need more than 62 bits. Equal rows, equal keys; a column's digit
+    taken out (``keys − (m[:, j] − low[j]) × place[j]``) is the key of the row with that
+    column masked."""
+    m = np.asarray(matrix, dtype=np.int64)
+    if m.shape[0] == 0 or m.shape[1] == 0:
+        return None
+    low = m.min(axis=0)
+    span = m.max(axis=0) - low + 1
+    if float(np.log2(span.astype(np.float64)).sum()) >= 62:
+        return None
+    place = np.ones(m.shape[1], dtype=np.int64)
+    for j in range(m.shape[1] - 2, -1, -1):
+        place[j] = place[j + 1] * span[j + 1]
+    return (m - low) @ place, low, place
+
+
 def row_ids(matrix: NDArray[np.generic]) -> IntArray:
     """Dense ids 0..U−1 of a 2-D integer matrix's rows: equal rows, equal ids.
 
-    Rows are packed into one int64 (mixed radix) when their ranges fit, which makes
-    this a 1-D ``np.unique`` (``np.unique(axis=0)`` sorts structured rows, 10× slower)."""
+    Rows are packed into one int64 (:func:`packed_rows`) when their ranges fit, which
+    makes this a 1-D ``np.unique`` (``np.unique(axis=0)`` sorts structured rows, 10×
+    slower)."""
     m = np.ascontiguousarray(matrix, dtype=np.int64)
     if m.shape[0] == 0 or m.shape[1] == 0:
         return np.zeros(m.shape[0], dtype=np.intp)
-    low = m.min(axis=0)
-    span = m.max(axis=0) - low + 1
-    key: NDArray[np.generic]
-    if float(np.log2(span.astype(np.float64)).sum()) < 62:
-        packed = np.zeros(m.shape[0], dtype=np.int64)
-        for j in range(m.shape[1]):
-            packed = packed * span[j] + (m[:, j] - low[j])
-        key = packed
-    else:
-        key = m.view(np.dtype((np.void, 8 * m.shape[1]))).ravel()
+    packed = packed_rows(m)
+    key: NDArray[np.generic] = (
+        packed[0] if packed is not None else m.view(np.dtype((np.void, 8 * m.shape[1]))).ravel()
+    )
     _, ids = np.unique(key, return_inverse=True)
     return ids.ravel().astype(np.intp)

@@ -14,6 +14,8 @@ Arrays are vectorised over "units" (cells, or classes of rows): ``eps`` is (U, k
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
@@ -92,18 +94,39 @@ def fit_log_weights(
     return log_eps
 
 
+@dataclass(frozen=True, eq=False)
+class PatternWeights:
+    """Per class of rows (items ``mask``, total t): the item weights scaled by their
+    largest, so their m-th powers cannot overflow, and log γ_t of them, which every
+    power m shares."""
+
+    w: FloatArray
+    total: NDArray[np.intp]
+    log_plain: FloatArray
+
+    @classmethod
+    def of(
+        cls, log_eps: FloatArray, mask: NDArray[np.bool_], total: NDArray[np.intp]
+    ) -> PatternWeights:
+        log_w = np.where(mask, log_eps, -np.inf)
+        log_w = log_w - log_w.max(axis=1, keepdims=True)
+        w = np.exp(log_w)
+        with np.errstate(divide="ignore"):
+            log_plain = np.log(esf(w)[np.arange(total.shape[0]), total])
+        return cls(w, total, log_plain)
+
+    def log_power_sum(self, rows: NDArray[np.intp], power: NDArray[np.int64]) -> FloatArray:
+        """log Σ_{x: |x| = t} P(x | t)^m of each of ``rows`` with its ``power`` m:
+        Σ_x P(x|t)^m = γ_t(ε^m) / γ_t(ε)^m (the ratio does not change with the scale)."""
+        total = self.total[rows]
+        powered = esf(self.w[rows] ** power[:, None].astype(np.float64))
+        with np.errstate(divide="ignore"):
+            return np.log(powered[np.arange(rows.shape[0]), total]) - power * self.log_plain[rows]
+
+
 def log_pattern_power_sum(
     log_eps: FloatArray, mask: NDArray[np.bool_], total: NDArray[np.intp], power: NDArray[np.int64]
 ) -> FloatArray:
-    """log Σ_{x: |x| = t} P(x | t)^m for each class (items ``mask``, total t, power m).
-
-    Σ_x P(x|t)^m = γ_t(ε^m) / γ_t(ε)^m; weights are scaled by their largest so the
-    m-th powers cannot overflow (the ratio does not change)."""
-    log_w = np.where(mask, log_eps, -np.inf)
-    log_w = log_w - log_w.max(axis=1, keepdims=True)
-    w = np.exp(log_w)
-    rows = np.arange(total.shape[0])
-    plain = esf(w)[rows, total]
-    powered = esf(w ** power[:, None].astype(np.float64))[rows, total]
-    with np.errstate(divide="ignore"):
-        return np.log(powered) - power * np.log(plain)
+    """log Σ_{x: |x| = t} P(x | t)^m for each class (items ``mask``, total t, power m)."""
+    weights = PatternWeights.of(log_eps, mask, total)
+    return weights.log_power_sum(np.arange(total.shape[0]), power)

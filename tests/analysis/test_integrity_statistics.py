@@ -10,8 +10,17 @@ import pytest
 from scipy import optimize, stats
 from scipy.special import betaln, gammaln
 
-from analysis.integrity.copying import copying_test, identical_counts, largest_near_identical
-from analysis.integrity.erasure import _mixed_lower_tail
+from analysis.integrity.copying import (
+    EXPECTED_LEVEL,
+    _bound,
+    _classes,
+    _expected_max,
+    copying_test,
+    identical_counts,
+    largest_near_identical,
+)
+from analysis.integrity.erasure import _mixed_lower_tail, _tilted_moments
+from analysis.integrity.layout import factorize, packed_rows
 from analysis.integrity.rasch import esf, esf_without, fit_log_weights, log_pattern_power_sum
 from analysis.integrity.timing import _bursts, betabinom_at_least, timing_tests
 from analysis.integrity.top_excess import top_excess_test
@@ -247,11 +256,12 @@ def test_all_top_answers_beyond_the_schools_level_are_flagged_and_a_good_school_
     assert result.expected_max[0] < result.all_top[0]
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_largest_near_identical_is_the_brute_force_count(seed: int) -> None:
-    """The masked-vector count equals comparing every pair of a cell's rows."""
+@pytest.mark.parametrize(("seed", "k"), [(1, 6), (2, 6), (3, 6), (4, 30)])
+def test_largest_near_identical_is_the_brute_force_count(seed: int, k: int) -> None:
+    """The masked-vector count equals comparing every pair of a cell's rows; with 30
+    items a row's codes need more than 62 bits, so the rows are not packed."""
     rng = np.random.default_rng(seed)
-    n, k = 400, 6
+    n = 400
     codes = np.array([-1, 0, 1, 2, 3, 4], dtype=np.int16)
     answers = rng.choice(codes, size=(n, k), p=[0.05, 0.05, 0.05, 0.15, 0.3, 0.4])
     answers[:90] = answers[0]  # a template, and near copies of it
@@ -267,3 +277,78 @@ def test_largest_near_identical_is_the_brute_force_count(seed: int) -> None:
             continue
         distance = (rows[:, None, :] != rows[None, :, :]).sum(axis=2)
         assert found[c] == int((distance <= 1).sum(axis=1).max())
+
+
+def test_expected_largest_group_is_where_the_bound_first_falls_to_the_level() -> None:
+    """The batched search gives, per cell, the m before the first m ≥ 2 whose union bound
+    (the test's own, at that m) is at most the level, one m at a time; cells of 4 items
+    and hundreds of rows run m past several batches."""
+    rng = np.random.default_rng(11)
+    n_cells, k = 5, 4
+    sizes = [300, 120, 40, 8, 2]
+    row_cell = np.repeat(np.arange(n_cells), sizes).astype(np.intp)
+    x = rng.random((row_cell.size, k)) < rng.uniform(0.2, 0.9, k)
+    total = x.sum(axis=1)
+    answered = np.ones_like(x)
+    varied = (total > 0) & (total < k)
+    classes = _classes(row_cell[varied], answered[varied], total[varied])
+    log_eps = rng.normal(0, 0.8, (n_cells, k))
+    got = _expected_max(log_eps, classes, n_cells)
+
+    def bound_at(m: int) -> np.ndarray:
+        return _bound(log_eps, classes, np.full(n_cells, m), n_cells)
+
+    for c in range(n_cells):
+        m = 2
+        while m <= max(sizes) and bound_at(m)[c] > EXPECTED_LEVEL:
+            m += 1
+        assert got[c] == max(m - 1, 1), c
+    assert got[0] > 2 + 16  # beyond the first batch
+
+
+def test_tilted_moments_of_counted_rows_equal_the_rows_repeated() -> None:
+    rng = np.random.default_rng(2)
+    pmf = rng.dirichlet(np.ones(5), 4)
+    count = np.array([3, 1, 7, 2])
+    log_r = np.linspace(-2, 2, 9)
+    mean, variance = _tilted_moments(pmf, log_r, count.astype(np.float64))
+    want_mean, want_variance = _tilted_moments(np.repeat(pmf, count, axis=0), log_r)
+    np.testing.assert_allclose(mean, want_mean, rtol=1e-12)
+    np.testing.assert_allclose(variance, want_variance, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        np.array(["b", "a", "b", "c", "a", "d"]),
+        np.array([30, 10, 30, 20, 10]),
+        np.array(["x", 1, "x", 2.5, 1], dtype=object),
+        np.array([], dtype=str),
+    ],
+)
+def test_factorize_codes_labels_by_first_appearance(labels: np.ndarray) -> None:
+    codes, found = factorize(labels)
+    want: dict[object, int] = {}
+    for label in labels.tolist():
+        want.setdefault(label, len(want))
+    assert found == list(want)
+    assert [type(v) for v in found] == [type(v) for v in want]
+    assert codes.tolist() == [want[label] for label in labels.tolist()]
+
+
+def test_packed_rows_mask_a_column_by_taking_its_digit_out() -> None:
+    rng = np.random.default_rng(4)
+    m = rng.integers(-1, 5, (200, 8))
+    m[:50] = m[0]
+    packed = packed_rows(m)
+    assert packed is not None
+    keys, low, place = packed
+    assert (keys[:50] == keys[0]).all()
+    assert np.unique(keys).size == np.unique(m, axis=0).shape[0]
+    masked = m.copy()
+    masked[:, 3] = low[3]  # column 3's digit 0 in every row
+    assert (keys - (m[:, 3] - low[3]) * place[3] == (masked - low) @ place).all()
+    masked_ids = np.unique(np.delete(m, 3, axis=1), axis=0, return_inverse=True)[1].ravel()
+    masked_keys = np.unique(keys - (m[:, 3] - low[3]) * place[3], return_inverse=True)[1]
+    assert (masked_ids == masked_keys).all()  # the same rows are equal without column 3
+    assert packed_rows(rng.integers(0, 6, (10, 30))) is None  # 30 × log2(6) bits
