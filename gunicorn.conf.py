@@ -5,10 +5,10 @@ from typing import Any
 
 bind = "127.0.0.1:8000"
 workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
-# gunicorn kills a worker silent for 30 s by default. The results page's first view of
-# a campaign is built in the request (later views come from its cache): on a million
-# responses it takes about 25 s, integrity checks included (bench/README.md,
-# bench/results.py), too close to that limit.
+# gunicorn kills a worker silent for 30 s by default. The results pages are built in the
+# background (survey_app/campaign_cache.py), but an integrity decision's page examines
+# the campaign as it is in its request: about 10 s on a million responses
+# (bench/README.md, bench/results.py), too close to that limit on a busy machine.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
 accesslog = "-"
 # Method, path (codes masked), status, bytes, milliseconds: no client address (see

@@ -14,7 +14,9 @@
 3. Timed, ``--runs`` times: ``flask --app wsgi results --campaign demo --json`` as a
    subprocess, end to end (start-up, reading, evaluation, printing); then inside one
    process: the loader, the evaluation, and the results page of an evaluator signed in
-   (the first view builds it, the next views come from the page's cache).
+   (the first view starts its build in the background and waits up to
+   ``BUILD_WAIT_SECONDS`` for it; the views that follow show the page once it is built,
+   then from the page's cache).
 
 The figures are recorded in ``bench/README.md``.
 """
@@ -49,7 +51,8 @@ EVALUATOR = "bench-evaluator@example.org"
 # In one process with the app's environment: the loader, the evaluation, and the results
 # page through the test client after signing in as an evaluator by the login form.
 _IN_PROCESS = """
-import json, re, sys, time
+import json, os, re, sys, time
+import redis
 from survey_app import create_app
 from survey_app.extensions import db
 from survey_app.models import Campaign
@@ -57,6 +60,10 @@ from survey_app.results.evaluation import evaluate_campaign, evaluation_json
 from survey_app.results.loader import load_campaign
 
 email, password, views = sys.argv[1], sys.argv[2], int(sys.argv[3])
+if os.environ.get("JOBS_REDIS_URL"):  # no page an earlier run built and shared
+    shared = redis.Redis.from_url(os.environ["JOBS_REDIS_URL"])
+    for name in shared.scan_iter("campaign-cache:*"):
+        shared.delete(name)
 app = create_app()
 out = {}
 with app.app_context():
@@ -78,12 +85,25 @@ signed = client.post(
     "/staff/login", data={"csrf_token": token, "email": email, "password": password}
 )
 assert signed.status_code == 302, signed.status_code
+def built(page):
+    return 'id="verdict-title"' in page.text and 'class="hint building"' not in page.text
+
+
+start = time.perf_counter()
+first = client.get("/results/demo/")
+assert first.status_code == 200, first.status_code
+out["first_view_s"] = time.perf_counter() - start
+out["first_view_built"] = built(first)
+while not built(page := client.get("/results/demo/")):
+    time.sleep(0.5)
+out["ready_s"] = time.perf_counter() - start
 times = []
 for _view in range(views):
     start = time.perf_counter()
     page = client.get("/results/demo/")
     times.append(time.perf_counter() - start)
     assert page.status_code == 200, page.status_code
+    assert built(page)
 out["page_s"] = times
 print("RESULT " + json.dumps(out))
 """
@@ -212,12 +232,13 @@ def main() -> None:
         output = _run(script, env, PROJECT_ROOT)
         line = next(line for line in output.splitlines() if line.startswith("RESULT "))
         inside = json.loads(line.removeprefix("RESULT "))
-        pages = inside["page_s"]
-        cached = pages[1:]
+        cached = inside["page_s"]
+        first = "the page" if inside["first_view_built"] else "“being computed”"
         print(
             f"in one process: loader {inside['load_s']:.2f} s, loader + evaluation "
             f"{inside['load_and_evaluate_s']:.2f} s ({inside['rows']:,} rows x "
-            f"{inside['items']} items); results page first view {pages[0]:.2f} s, from "
+            f"{inside['items']} items); results page first view {inside['first_view_s']:.2f} s "
+            f"({first}), built and shown after {inside['ready_s']:.2f} s, from "
             f"the cache median {1000 * statistics.median(cached):.0f} ms "
             f"(max {1000 * max(cached):.0f} ms of {len(cached)})"
         )

@@ -92,6 +92,9 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         "FIELDWORK_REFRESH_SECONDS": int(os.environ.get("FIELDWORK_REFRESH_SECONDS", "30")),
         # Results: a cell of fewer responses than this shows no figure (results/page.py).
         "RESULTS_MIN_N": int(os.environ.get("RESULTS_MIN_N", "10")),
+        # How long a results or fieldwork page waits for its figures to be built before
+        # it shows the ones built last, or says they are being computed (campaign_cache.py).
+        "BUILD_WAIT_SECONDS": _env_float("BUILD_WAIT_SECONDS", 3.0),
         # Integrity checks: the false-discovery rate of the flags over a county's
         # school groups (survey_app/integrity/checks.py).
         "INTEGRITY_FDR": _env_float("INTEGRITY_FDR", 0.05),
@@ -131,6 +134,9 @@ def check_config(config: Mapping[str, Any]) -> None:
             "SECRET_KEY is not set: set the SECRET_KEY environment variable "
             "(or FLASK_DEBUG=1 for local development)"
         )
+    wait = config.get("BUILD_WAIT_SECONDS", 3.0)
+    if not (isinstance(wait, float | int) and 0 <= wait <= 600):
+        raise ConfigError(f"BUILD_WAIT_SECONDS is seconds from 0 to 600 (e.g. 3), not {wait!r}")
     fdr = config.get("INTEGRITY_FDR", 0.05)
     if not (isinstance(fdr, float | int) and 0 < fdr < 1):
         raise ConfigError(f"INTEGRITY_FDR is a rate between 0 and 1 (e.g. 0.05), not {fdr!r}")

@@ -83,11 +83,34 @@ def migrate_to_head(app: Flask) -> None:
         upgrade()
 
 
+def inline_builds() -> Any:
+    """Builds of cached campaign values (``campaign_cache``) run at once in the asking
+    request's thread: a build thread's connection could not see a test's transaction.
+    The threads themselves are tested on an app of their own (committed data)."""
+    from concurrent.futures import Future
+
+    from survey_app.campaign_cache import Builds
+
+    class InlineBuilds(Builds):
+        def start(self, app: Flask, cache: Any, campaign_id: int) -> Future[Any]:
+            future: Future[Any] = Future()
+            try:
+                future.set_result(self._run(app, cache, campaign_id))
+            except Exception as error:  # raised to the view by the wait, as a thread's
+                future.set_exception(error)
+            return future
+
+    return InlineBuilds()
+
+
 @pytest.fixture(scope="session")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     url = database_url(str(tmp_path_factory.mktemp("db")))
     empty_database(url)
     app = make_app(url)
+    from survey_app.campaign_cache import EXTENSION
+
+    app.extensions[EXTENSION] = inline_builds()
     migrate_to_head(app)
     yield app
     with app.app_context():

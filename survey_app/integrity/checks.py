@@ -26,7 +26,7 @@ from analysis.integrity import (
     examine,
 )
 from survey_app import answer_codes
-from survey_app.campaign_cache import CampaignCache
+from survey_app.campaign_cache import CampaignCache, Fetched
 from survey_app.extensions import db
 from survey_app.integrity.decisions import AUDIT_ACTION, decisions
 from survey_app.models import Campaign, School
@@ -159,15 +159,22 @@ def summary(found: CampaignIntegrity) -> dict[str, Any]:
     }
 
 
-_summaries: CampaignCache[dict[str, Any]] = CampaignCache((AUDIT_ACTION,))
+_summaries: CampaignCache[dict[str, Any]] = CampaignCache(
+    "integrity_summary", (AUDIT_ACTION,), lambda campaign: summary(examine_campaign(campaign))
+)
 
 
 def cached_summary(campaign: Campaign) -> dict[str, Any]:
-    """:func:`summary` for the responses and decisions as they are now: examined again
-    when a response arrives or a decision is made, else served from memory (the
-    fieldwork page and the decision pages ask often)."""
-    key = _summaries.key(campaign)
-    return _summaries.get(campaign, key, lambda: summary(examine_campaign(campaign)))
+    """:func:`summary` for the responses and decisions as they are now, built in this
+    request if it is not kept (the decision pages: a decision is made on what is)."""
+    return _summaries.get(campaign)
+
+
+def fetched_summary(campaign: Campaign) -> Fetched[dict[str, Any]]:
+    """:func:`summary` for the responses and decisions as they are now if it is kept or
+    built within the wait, else the one built last while it is built again (the
+    fieldwork page, viewed often while responses arrive)."""
+    return _summaries.fetch(campaign)
 
 
 def forget(campaign_id: int | None = None) -> None:

@@ -327,7 +327,7 @@ def fieldwork_progress(key: str) -> ResponseReturnValue:
     if chosen.status == "open" and plan is not None:
         from survey_app.integrity import checks  # scipy.stats: imported when first asked
 
-        integrity = checks.cached_summary(chosen)
+        integrity = checks.fetched_summary(chosen)
     return render_template(
         "plan/fieldwork.html",
         campaign=chosen,

@@ -18,7 +18,7 @@ import numpy as np
 
 from analysis.design_caveats import DesignCaveat
 from analysis.recognition import RecognitionRule, evaluate_recognition
-from survey_app.campaign_cache import CampaignCache
+from survey_app.campaign_cache import CampaignCache, Fetched
 from survey_app.models import Campaign
 from survey_app.results.evaluation import (
     Evaluation,
@@ -157,17 +157,29 @@ def verdicts_compared(
     }
 
 
-_pages: CampaignCache[ResultsPage] = CampaignCache(WEIGHT_CHANGES)
+_pages: CampaignCache[ResultsPage] = CampaignCache(
+    "results_page", WEIGHT_CHANGES, lambda campaign: build_page(campaign), (NoResponses,)
+)
 
 
-def cached_page(campaign: Campaign) -> ResultsPage:
-    """The page for the campaign's responses as they are now: rebuilt when a response is
-    added, the plan changes the weights or a person decides on a flagged group (the
-    cache's key), else served from memory."""
+def fetched_page(campaign: Campaign) -> Fetched[ResultsPage]:
+    """The page for the campaign's responses as they are now, if it is kept or built
+    within the wait (``campaign_cache``); else the page built last (or none yet) while it
+    is built again. It is built again when a response is added, the plan changes the
+    weights or a person decides on a flagged group (the cache's key)."""
     key = _pages.key(campaign)
     if not key[0]:
         raise NoResponses(f"campaign {campaign.key} has no responses to evaluate")
-    return _pages.get(campaign, key, lambda: build_page(campaign))
+    return _pages.fetch(campaign, key=key)
+
+
+def cached_page(campaign: Campaign) -> ResultsPage:
+    """The page for the campaign's responses as they are now, built in this request if
+    it is not kept."""
+    key = _pages.key(campaign)
+    if not key[0]:
+        raise NoResponses(f"campaign {campaign.key} has no responses to evaluate")
+    return _pages.get(campaign, key)
 
 
 def forget(campaign_id: int | None = None) -> None:

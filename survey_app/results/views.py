@@ -10,14 +10,18 @@ from questionnaires.validation import area_label
 from survey_app.auth.access import current_campaign, staff_blueprint
 from survey_app.results.evaluation import NoResponses
 from survey_app.results.labels import SET_ASIDE_LABELS, VERDICT_LABELS, caveat_text, item_texts
-from survey_app.results.page import cached_page
+from survey_app.results.page import fetched_page
+
+BUILDING_REFRESH_SECONDS = 10  # the page's refresh until its first figures are built
 
 bp = staff_blueprint("results", __name__, roles=("admin", "evaluator"), url_prefix="/results")
 
 
 @bp.route("/<key>/")
 def campaign_results(key: str) -> ResponseReturnValue:
-    """The verdict first, then groups, content areas, breakdowns, items, data quality."""
+    """The verdict first, then groups, content areas, breakdowns, items, data quality.
+    A large campaign's figures are built in the background: until they are, the page
+    shows those built last (saying from how many responses) or says they are coming."""
     chosen = current_campaign()
     language = str(get_locale() or "zh_Hans")
     labels = {
@@ -26,13 +30,24 @@ def campaign_results(key: str) -> ResponseReturnValue:
         "caveat_text": caveat_text,
     }
     try:
-        page = cached_page(chosen)
+        fetched = fetched_page(chosen)
     except NoResponses:
         return render_template("results/campaign.html", campaign=chosen, page=None, **labels)
+    if fetched.built is None:  # the first build is still going: the page says so
+        return render_template(
+            "results/campaign.html",
+            campaign=chosen,
+            page=None,
+            building=True,
+            refresh_seconds=BUILDING_REFRESH_SECONDS,
+            **labels,
+        )
+    page = fetched.built.value
     return render_template(
         "results/campaign.html",
         campaign=chosen,
         page=page,
+        built=None if fetched.current else fetched.built,
         **labels,
         found=page.found,
         min_n=current_app.config["RESULTS_MIN_N"],

@@ -68,3 +68,19 @@ def test_takes_an_integrity_rate_from_the_environment(monkeypatch, tmp_path):
     config = load_config(str(tmp_path))
     check_config(config)
     assert config["INTEGRITY_FDR"] == 0.01
+
+
+@pytest.mark.parametrize("value", ["-1", "601", "three", "nan", "inf"])
+def test_refuses_a_build_wait_outside_zero_to_600_seconds(monkeypatch, tmp_path, value):
+    monkeypatch.setenv("SECRET_KEY", "from-env")
+    monkeypatch.setenv("BUILD_WAIT_SECONDS", value)
+    with pytest.raises(ConfigError, match="BUILD_WAIT_SECONDS"):
+        check_config(load_config(str(tmp_path)))
+
+
+def test_takes_a_build_wait_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("SECRET_KEY", "from-env")
+    monkeypatch.setenv("BUILD_WAIT_SECONDS", "0")
+    config = load_config(str(tmp_path))
+    check_config(config)
+    assert config["BUILD_WAIT_SECONDS"] == 0.0

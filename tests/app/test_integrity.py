@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from survey_app import demo_fieldwork
 from survey_app.auth import services as auth
+from survey_app.campaign_cache import Built, Fetched
 from survey_app.demo import DEMO_CAMPAIGN_KEY
 from survey_app.extensions import db
 from survey_app.integrity import checks
@@ -277,3 +278,24 @@ def _signed_in_once(app):
         _CLIENTS.clear()
         _CLIENTS[id(app)] = client
     return _CLIENTS[id(app)]
+
+
+@pytest.mark.parametrize("state", ["none_yet", "older"])
+def test_the_fieldwork_page_says_when_its_integrity_checks_are_being_computed(
+    client, coached, monkeypatch, state
+):
+    """The flags built from fewer responses show with the time and count they are from;
+    before any are built, the page says they are coming (``campaign_cache``)."""
+    supervisor = _signed_in(client, "supervisor")
+    summary = checks.cached_summary(db.session.get_one(Campaign, coached_campaign_id()))
+    built = Built((1234, 0, 0), summary, datetime(2026, 12, 1, 2, 30, tzinfo=UTC))
+    shown = Fetched(None if state == "none_yet" else built, current=False)
+    monkeypatch.setattr(checks, "fetched_summary", lambda campaign: shown)
+    page = supervisor.get("/plan/demo/fieldwork").text
+    notice = page.split('class="hint building"', 1)[1].split("</p>", 1)[0]
+    assert ('class="data integrity"' in page) == (state == "older")
+    if state == "older":
+        flags = page.split('class="data integrity"', 1)[1].split("</table>", 1)[0]
+        assert coached.coached[0][0] in flags
+        assert "1234" in notice
+        assert "10:30" in notice  # 02:30 UTC in Beijing time

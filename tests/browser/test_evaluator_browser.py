@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -191,3 +192,32 @@ def test_an_evaluator_reads_the_results_issues_the_signed_report_and_checks_it(
     assert "differs" in (outcome.get_attribute("class") or "")
     assert "文件不一致" in outcome.inner_text()
     checker.screenshot(path=str(tmp_path / "verify.png"), full_page=True)
+
+
+def test_while_its_figures_are_built_the_page_says_so_and_then_shows_them_by_itself(
+    laptop, live_server, live_app, evaluator, fieldwork, monkeypatch
+):
+    """A large campaign's first view (here: a build slowed to 2 s, a wait of 0 s): the
+    page says the figures are coming and refreshes itself until they are shown."""
+    from survey_app.results import page as results_page
+    from survey_app.results import views as results_views
+
+    original = results_page._pages.build
+
+    def slow(campaign):
+        time.sleep(2)
+        return original(campaign)
+
+    monkeypatch.setitem(live_app.config, "BUILD_WAIT_SECONDS", 0)
+    monkeypatch.setattr(results_views, "BUILDING_REFRESH_SECONDS", 1)
+    monkeypatch.setattr(results_page._pages, "build", slow)
+    results_page.forget()
+    page = laptop.new_page()
+    sign_in(page, f"{live_server}/staff/login", evaluator, PASSWORD, "**/staff/")
+    page.goto(f"{live_server}/results/{DEMO_CAMPAIGN_KEY}/")
+    notice = page.locator("p.building")
+    assert notice.is_visible()
+    assert "正在计算" in notice.inner_text()
+    assert page.locator("section.verdict").count() == 0
+    page.locator("section.verdict").wait_for(timeout=60_000)  # no click: it refreshed
+    assert page.locator("p.building").count() == 0

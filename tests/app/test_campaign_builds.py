@@ -1,0 +1,255 @@
+"""Cached campaign values built in the background (``survey_app.campaign_cache``): the
+results page of a large campaign says its figures are coming, or shows those built last,
+instead of building them in the request; a failed build is not retried until something
+changes; with Redis one build serves every worker.
+
+These run real build threads on a SQLite file of their own (the rolled-back test
+database is one connection, which a second thread must not use), and Redis on db 12 of
+``TEST_REDIS_URL``'s server (skipped without it, never passed).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from survey_app import campaign_cache
+from survey_app.auth import services as staff
+from survey_app.campaign_cache import CampaignCache, Fetched
+from survey_app.extensions import db
+from survey_app.models import Campaign
+from survey_app.plan import audit
+from survey_app.results import page as results_page
+from survey_app.results.evaluation import NoResponses
+from tests.app.conftest import EVALUATOR_PASSWORD, csrf_token
+from tests.conftest import make_app, migrate_to_head
+from tests.factories import make_campaign, make_surveyed_county
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL")
+BUILDS_DB = 12  # these tests only: report jobs use 13, the benches 14, rate limits 15
+CHANGE = "population_corrected"  # an audit action that changes the weights
+
+
+@pytest.fixture
+def threaded_app(tmp_path) -> Iterator[Flask]:
+    """An app whose requests commit for real and whose builds run in a thread, with the
+    surveyed county and an evaluator; its results pages wait for no build."""
+    app = make_app(
+        f"sqlite:///{tmp_path}/builds.sqlite3", JOBS_REDIS_URL="", BUILD_WAIT_SECONDS=0.0
+    )
+    migrate_to_head(app)
+    with app.app_context():
+        campaign = make_surveyed_county()
+        staff.create_user("eval@example.org", "evaluator", EVALUATOR_PASSWORD, [campaign.key])
+        db.session.commit()
+    results_page.forget()
+    yield app
+    results_page.forget()
+    with app.app_context():
+        db.engine.dispose()
+
+
+def _sign_in(client: FlaskClient) -> None:
+    token = csrf_token(client.get("/staff/login").text)
+    data = {"csrf_token": token, "email": "eval@example.org", "password": EVALUATOR_PASSWORD}
+    assert client.post("/staff/login", data=data).status_code == 302
+
+
+def _campaign_key(app: Flask) -> str:
+    with app.app_context():
+        return db.session.scalars(select(Campaign.key)).one()
+
+
+def _until(check: Callable[[], Any], seconds: float = 120) -> Any:
+    deadline = time.monotonic() + seconds
+    while not (found := check()):
+        assert time.monotonic() < deadline, "not in time"
+        time.sleep(0.05)
+    return found
+
+
+def _change_weights(app: Flask) -> None:
+    with app.app_context():
+        campaign = db.session.scalars(select(Campaign)).one()
+        audit.record(campaign, CHANGE, {}, by="test")
+        db.session.commit()
+
+
+VERDICT = 'id="verdict-title"'
+BUILDING = 'class="hint building"'
+
+
+def test_the_first_view_says_the_figures_are_coming_then_shows_them(threaded_app):
+    client = threaded_app.test_client()
+    _sign_in(client)
+    key = _campaign_key(threaded_app)
+    first = client.get(f"/results/{key}/")
+    assert first.status_code == 200
+    assert BUILDING in first.text
+    assert VERDICT not in first.text
+    assert re.search(r'<meta http-equiv="refresh" content="\d+">', first.text)
+
+    def built_page() -> str:
+        page = client.get(f"/results/{key}/").text
+        return page if VERDICT in page else ""
+
+    shown = _until(built_page)
+    assert BUILDING not in shown
+    assert 'http-equiv="refresh"' not in shown
+
+
+def test_after_a_change_the_figures_built_last_show_while_they_are_built_again(
+    threaded_app, monkeypatch
+):
+    client = threaded_app.test_client()
+    _sign_in(client)
+    key = _campaign_key(threaded_app)
+    _until(lambda: VERDICT in client.get(f"/results/{key}/").text)
+    with threaded_app.app_context():
+        responses = results_page._pages.key(db.session.scalars(select(Campaign)).one())[0]
+    release = threading.Event()
+    original = results_page._pages.build
+
+    def slow(campaign: Campaign) -> results_page.ResultsPage:
+        assert release.wait(60)
+        return original(campaign)
+
+    monkeypatch.setattr(results_page._pages, "build", slow)
+    _change_weights(threaded_app)
+    stale = client.get(f"/results/{key}/").text
+    assert VERDICT in stale  # the figures built before the change
+    assert BUILDING in stale
+    assert f"{responses}" in stale.split(BUILDING, 1)[1].split("</p>", 1)[0]
+    assert 'http-equiv="refresh"' not in stale  # a page being read is not reloaded
+    again = client.get(f"/results/{key}/").text  # the same build, not a second one
+    assert BUILDING in again
+    release.set()
+    _until(lambda: BUILDING not in client.get(f"/results/{key}/").text)
+
+
+def test_a_failed_build_is_raised_and_not_retried_until_something_changes(threaded_app, caplog):
+    calls: list[int] = []
+
+    def failing(campaign: Campaign) -> str:
+        calls.append(campaign.id)
+        raise RuntimeError("broken")
+
+    cache: CampaignCache[str] = CampaignCache("failing", (CHANGE,), failing)
+    with threaded_app.test_request_context():
+        campaign = db.session.scalars(select(Campaign)).one()
+        with pytest.raises(RuntimeError, match="broken"):
+            cache.fetch(campaign, wait=60)
+        with pytest.raises(RuntimeError, match="broken"):
+            cache.fetch(campaign, wait=60)
+        assert len(calls) == 1
+        assert "building the failing of campaign" in caplog.text
+    _change_weights(threaded_app)
+    with threaded_app.test_request_context():
+        campaign = db.session.scalars(select(Campaign)).one()
+        with pytest.raises(RuntimeError):
+            cache.fetch(campaign, wait=60)
+        assert len(calls) == 2
+
+
+def test_a_refusal_is_shown_not_logged(threaded_app, caplog):
+    def refused(campaign: Campaign) -> str:
+        raise NoResponses("none")
+
+    cache: CampaignCache[str] = CampaignCache("refused", (), refused, (NoResponses,))
+    with threaded_app.test_request_context():
+        campaign = db.session.scalars(select(Campaign)).one()
+        with pytest.raises(NoResponses):
+            cache.fetch(campaign, wait=60)
+    assert "building the refused" not in caplog.text
+
+
+def test_a_campaign_without_responses_says_so_at_once(threaded_app):
+    with threaded_app.app_context():
+        empty = make_campaign(key="empty")
+        staff.create_user("other@example.org", "evaluator", EVALUATOR_PASSWORD, [empty.key])
+        db.session.commit()
+    client = threaded_app.test_client()
+    token = csrf_token(client.get("/staff/login").text)
+    data = {"csrf_token": token, "email": "other@example.org", "password": EVALUATOR_PASSWORD}
+    assert client.post("/staff/login", data=data).status_code == 302
+    page = client.get("/results/empty/").text
+    assert BUILDING not in page
+    assert "http-equiv" not in page
+
+
+# -- several workers: one build, shared in Redis --------------------------------------
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    if not REDIS_URL:
+        pytest.skip("TEST_REDIS_URL not set")
+    server = redis.Redis.from_url(REDIS_URL).connection_pool.connection_kwargs
+    url = f"redis://{server.get('host', '127.0.0.1')}:{server.get('port', 6379)}/{BUILDS_DB}"
+    connection = redis.Redis.from_url(url)
+    connection.flushdb()
+    yield url
+    connection.flushdb()
+    connection.close()
+
+
+def test_workers_share_one_build_through_redis(threaded_app, redis_url):
+    """Two workers: two apps on one database, each with its own process-local cache
+    (two CampaignCache objects of one name) and the same Redis."""
+    calls: list[str] = []
+    release = threading.Event()
+
+    def counted(worker: str) -> Callable[[Campaign], str]:
+        def build(campaign: Campaign) -> str:
+            calls.append(worker)
+            assert release.wait(60)
+            return f"built by {worker}"
+
+        return build
+
+    url = threaded_app.config["SQLALCHEMY_DATABASE_URI"]
+    first, second = (make_app(url, JOBS_REDIS_URL=redis_url) for _ in range(2))
+    first_cache: CampaignCache[str] = CampaignCache("shared", (CHANGE,), counted("first"))
+    second_cache: CampaignCache[str] = CampaignCache("shared", (CHANGE,), counted("second"))
+    with first.test_request_context():
+        campaign = db.session.scalars(select(Campaign)).one()
+        assert first_cache.fetch(campaign, wait=0) == Fetched(None, current=False)
+    _until(lambda: calls)
+    with second.test_request_context():
+        campaign = db.session.scalars(select(Campaign)).one()
+        # the first worker holds the build's lock: the second does not build too
+        assert second_cache.fetch(campaign, wait=0.3) == Fetched(None, current=False)
+        release.set()
+        fetched = second_cache.fetch(campaign, wait=60)  # awaited in Redis
+    assert fetched.current
+    assert fetched.built is not None
+    assert fetched.built.value == "built by first"
+    assert calls == ["first"]
+    for app in (first, second):
+        assert isinstance(app.extensions[campaign_cache.EXTENSION], campaign_cache.Builds)
+        with app.app_context():
+            db.engine.dispose()
+
+
+def test_an_unreachable_redis_builds_in_the_worker_unshared(threaded_app):
+    url = threaded_app.config["SQLALCHEMY_DATABASE_URI"]
+    worker = make_app(url, JOBS_REDIS_URL="redis://127.0.0.1:1/0")
+    cache: CampaignCache[str] = CampaignCache("unshared", (), lambda campaign: "here")
+    with worker.test_request_context():
+        campaign = db.session.scalars(select(Campaign)).one()
+        fetched = cache.fetch(campaign, wait=60)
+    assert fetched.current
+    assert fetched.built is not None
+    assert fetched.built.value == "here"
+    with worker.app_context():
+        db.engine.dispose()
