@@ -31,7 +31,7 @@ from typing import Any, Generic, TypeVar
 from flask import Flask, current_app
 from sqlalchemy import func, select
 
-from survey_app.extensions import db
+from survey_app.extensions import db, made_once
 from survey_app.models import AuditEvent, Campaign, Response
 
 T = TypeVar("T")
@@ -301,14 +301,4 @@ def _lock_key(cache: CampaignCache[Any], campaign_id: int) -> str:
 
 def builds_of(app: Flask) -> Builds:
     """The app's builds, made on first use (``JOBS_REDIS_URL``: shared in Redis)."""
-    builds: Builds | None = app.extensions.get(EXTENSION)
-    if builds is None:
-        with _builds_lock:
-            builds = app.extensions.get(EXTENSION)
-            if builds is None:
-                builds = Builds(app.config.get("JOBS_REDIS_URL") or "")
-                app.extensions[EXTENSION] = builds
-    return builds
-
-
-_builds_lock = threading.Lock()
+    return made_once(app, EXTENSION, lambda: Builds(app.config.get("JOBS_REDIS_URL") or ""))

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
+from collections.abc import Callable
+from typing import TypeVar
 
-from flask import current_app, request
+from flask import Flask, current_app, request
 from flask_babel import Babel
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -20,6 +23,24 @@ def keyed_hash(text: str) -> str:
     the text itself."""
     key = current_app.config["SECRET_KEY"].encode()
     return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+T = TypeVar("T")
+_made_lock = threading.Lock()
+
+
+def made_once(app: Flask, name: str, make: Callable[[], T]) -> T:
+    """``app.extensions[name]``, made by ``make`` on its first use in this process (a
+    background worker's thread pool or queue: made lazily, so no connection is opened
+    at import or in gunicorn's master, and once though requests ask at the same time)."""
+    found: T | None = app.extensions.get(name)
+    if found is None:
+        with _made_lock:
+            found = app.extensions.get(name)
+            if found is None:
+                found = make()
+                app.extensions[name] = found
+    return found
 
 
 def client_fingerprint() -> str:

@@ -34,7 +34,7 @@ from typing import Any, Protocol
 
 from flask import Flask, current_app, has_app_context
 
-from survey_app.extensions import db
+from survey_app.extensions import db, made_once
 from survey_app.models import Campaign
 from survey_app.results import report
 from survey_app.results.evaluation import NoResponses
@@ -273,15 +273,9 @@ def worker_app() -> Flask:
 
 def backend_of(app: Flask) -> JobBackend:
     """The app's job backend, made on first use (no connection is opened here)."""
-    backend: JobBackend | None = app.extensions.get(EXTENSION)
-    if backend is None:
-        with _backend_lock:
-            backend = app.extensions.get(EXTENSION)
-            if backend is None:
-                url = app.config.get("JOBS_REDIS_URL") or ""
-                backend = RedisJobs(url) if url else InProcessJobs()
-                app.extensions[EXTENSION] = backend
-    return backend
 
+    def make() -> JobBackend:
+        url = app.config.get("JOBS_REDIS_URL") or ""
+        return RedisJobs(url) if url else InProcessJobs()
 
-_backend_lock = threading.Lock()
+    return made_once(app, EXTENSION, make)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+import redis
 from flask import Flask
 from flask.testing import FlaskClient
 from pypdf import PdfReader
@@ -26,6 +30,7 @@ from survey_app.results import evaluation, report
 from survey_app.results import page as results_page
 from survey_app.results.loader import CampaignData
 from survey_app.results.report_signing import make_self_signed
+from tests.conftest import make_app, migrate_to_head
 from tests.factories import make_surveyed_county
 
 _TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
@@ -227,6 +232,38 @@ def first_stage_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 EVALUATOR_PASSWORD = "evaluator password"
 SIGNING_PASSWORD = "test password"
+
+
+@contextmanager
+def empty_redis_db(number: int) -> Iterator[tuple[str, redis.Redis]]:
+    """Database ``number`` of ``TEST_REDIS_URL``'s server, emptied before and after: its
+    URL and a connection (the test is skipped without the variable, never passed)."""
+    base = os.environ.get("TEST_REDIS_URL")
+    if not base:
+        pytest.skip("TEST_REDIS_URL not set")
+    server = redis.Redis.from_url(base).connection_pool.connection_kwargs
+    url = f"redis://{server.get('host', '127.0.0.1')}:{server.get('port', 6379)}/{number}"
+    connection = redis.Redis.from_url(url)
+    connection.flushdb()
+    try:
+        yield url, connection
+    finally:
+        connection.flushdb()
+        connection.close()
+
+
+def committed_county_app(path: str, **config: Any) -> Flask:
+    """An app on a SQLite file of its own (``path``), whose requests and background
+    threads commit for real (a thread cannot use the rolled-back test connection), with
+    the surveyed county and an evaluator, eval@example.org."""
+    app = make_app(f"sqlite:///{path}", **config)
+    migrate_to_head(app)
+    with app.app_context():
+        campaign = make_surveyed_county()
+        staff.create_user("eval@example.org", "evaluator", EVALUATOR_PASSWORD, [campaign.key])
+        db.session.commit()
+    results_page.forget()
+    return app
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ database is one connection, which a second thread must not use), and Redis on db
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 import time
@@ -18,7 +17,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-import redis
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -31,11 +29,16 @@ from survey_app.models import Campaign
 from survey_app.plan import audit
 from survey_app.results import page as results_page
 from survey_app.results.evaluation import NoResponses
-from tests.app.conftest import EVALUATOR_PASSWORD, csrf_token
-from tests.conftest import make_app, migrate_to_head
-from tests.factories import make_campaign, make_surveyed_county
+from survey_app.results.labels import VERDICT_LABELS
+from tests.app.conftest import (
+    EVALUATOR_PASSWORD,
+    committed_county_app,
+    csrf_token,
+    empty_redis_db,
+)
+from tests.conftest import make_app
+from tests.factories import make_campaign
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL")
 BUILDS_DB = 12  # these tests only: report jobs use 13, the benches 14, rate limits 15
 CHANGE = "population_corrected"  # an audit action that changes the weights
 
@@ -44,15 +47,9 @@ CHANGE = "population_corrected"  # an audit action that changes the weights
 def threaded_app(tmp_path) -> Iterator[Flask]:
     """An app whose requests commit for real and whose builds run in a thread, with the
     surveyed county and an evaluator; its results pages wait for no build."""
-    app = make_app(
-        f"sqlite:///{tmp_path}/builds.sqlite3", JOBS_REDIS_URL="", BUILD_WAIT_SECONDS=0.0
+    app = committed_county_app(
+        f"{tmp_path}/builds.sqlite3", JOBS_REDIS_URL="", BUILD_WAIT_SECONDS=0.0
     )
-    migrate_to_head(app)
-    with app.app_context():
-        campaign = make_surveyed_county()
-        staff.create_user("eval@example.org", "evaluator", EVALUATOR_PASSWORD, [campaign.key])
-        db.session.commit()
-    results_page.forget()
     yield app
     results_page.forget()
     with app.app_context():
@@ -192,35 +189,29 @@ def test_a_campaign_without_responses_says_so_at_once(threaded_app):
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
-    if not REDIS_URL:
-        pytest.skip("TEST_REDIS_URL not set")
-    server = redis.Redis.from_url(REDIS_URL).connection_pool.connection_kwargs
-    url = f"redis://{server.get('host', '127.0.0.1')}:{server.get('port', 6379)}/{BUILDS_DB}"
-    connection = redis.Redis.from_url(url)
-    connection.flushdb()
-    yield url
-    connection.flushdb()
-    connection.close()
+    with empty_redis_db(BUILDS_DB) as (url, _connection):
+        yield url
 
 
 def test_workers_share_one_build_through_redis(threaded_app, redis_url):
     """Two workers: two apps on one database, each with its own process-local cache
-    (two CampaignCache objects of one name) and the same Redis."""
+    (two CampaignCache objects of one name) and the same Redis; the value that goes
+    through Redis is a real results page."""
     calls: list[str] = []
     release = threading.Event()
 
-    def counted(worker: str) -> Callable[[Campaign], str]:
-        def build(campaign: Campaign) -> str:
+    def counted(worker: str) -> Callable[[Campaign], results_page.ResultsPage]:
+        def build(campaign: Campaign) -> results_page.ResultsPage:
             calls.append(worker)
             assert release.wait(60)
-            return f"built by {worker}"
+            return results_page.build_page(campaign)
 
         return build
 
     url = threaded_app.config["SQLALCHEMY_DATABASE_URI"]
     first, second = (make_app(url, JOBS_REDIS_URL=redis_url) for _ in range(2))
-    first_cache: CampaignCache[str] = CampaignCache("shared", (CHANGE,), counted("first"))
-    second_cache: CampaignCache[str] = CampaignCache("shared", (CHANGE,), counted("second"))
+    first_cache = CampaignCache("shared", (CHANGE,), counted("first"))
+    second_cache = CampaignCache("shared", (CHANGE,), counted("second"))
     with first.test_request_context():
         campaign = db.session.scalars(select(Campaign)).one()
         assert first_cache.fetch(campaign, wait=0) == Fetched(None, current=False)
@@ -231,10 +222,15 @@ def test_workers_share_one_build_through_redis(threaded_app, redis_url):
         assert second_cache.fetch(campaign, wait=0.3) == Fetched(None, current=False)
         release.set()
         fetched = second_cache.fetch(campaign, wait=60)  # awaited in Redis
+    assert calls == ["first"]
     assert fetched.current
     assert fetched.built is not None
-    assert fetched.built.value == "built by first"
-    assert calls == ["first"]
+    with first.test_request_context():
+        campaign = db.session.scalars(select(Campaign)).one()
+        kept = first_cache.fetch(campaign, wait=0)
+    assert kept.built is not None
+    assert fetched.built.value == kept.built.value  # the first worker's page, unpickled
+    assert fetched.built.value.found["county"]["verdict"] in VERDICT_LABELS
     for app in (first, second):
         assert isinstance(app.extensions[campaign_cache.EXTENSION], campaign_cache.Builds)
         with app.app_context():

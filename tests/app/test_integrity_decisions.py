@@ -40,6 +40,18 @@ def _drawn_school(campaign: Campaign) -> School:
     return school
 
 
+def _survey_parents_again(campaign: Campaign, school: School) -> None:
+    """A supervisor's decision: the school's parents surveyed again."""
+    decide(
+        campaign,
+        school.code,
+        "parent",
+        "resurvey",
+        "standard answers in the chat group",
+        allowed=decisions.SUPERVISOR_DECISIONS,
+    )
+
+
 def test_set_aside_leaves_the_groups_answers_out_and_keep_brings_them_back(surveyed_county):
     school = _drawn_school(surveyed_county)
     before = load_campaign(surveyed_county)
@@ -86,14 +98,7 @@ def test_set_aside_leaves_the_groups_answers_out_and_keep_brings_them_back(surve
 def test_a_group_surveyed_again_keeps_only_the_answers_after_the_decision(surveyed_county):
     school = _drawn_school(surveyed_county)
     before = load_campaign(surveyed_county).n
-    decide(
-        surveyed_county,
-        school.code,
-        "parent",
-        "resurvey",
-        "standard answers in the chat group",
-        allowed=decisions.SUPERVISOR_DECISIONS,
-    )
+    _survey_parents_again(surveyed_county, school)
     assert load_campaign(surveyed_county).n == before - PER_SCHOOL["parent"]
     later = datetime.now(UTC) + timedelta(minutes=3)
     (typed,) = issue_codes(school, "parent", 1)
@@ -181,14 +186,7 @@ def test_a_group_surveyed_again_gets_its_planned_codes_anew(surveyed_county):
         )
     )
     assert unused >= 2
-    decide(
-        surveyed_county,
-        school.code,
-        "parent",
-        "resurvey",
-        "standard answers in the chat group",
-        allowed=decisions.SUPERVISOR_DECISIONS,
-    )
+    _survey_parents_again(surveyed_county, school)
     for typed in spare:
         assert (
             db.session.scalar(

@@ -9,7 +9,6 @@ default on a SQLite file of its own, and on RQ with a real Redis (db 13 of
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
 import time
@@ -25,14 +24,17 @@ from sqlalchemy import select
 from survey_app.auth import services as staff
 from survey_app.extensions import db
 from survey_app.models import AuditEvent, Campaign, CertificationReport
-from survey_app.results import page as results_page
 from survey_app.results import report, report_jobs
 from survey_app.transactions import read_only
-from tests.app.conftest import EVALUATOR_PASSWORD, SIGNING_PASSWORD, csrf_token
-from tests.conftest import make_app, migrate_to_head
+from tests.app.conftest import (
+    EVALUATOR_PASSWORD,
+    SIGNING_PASSWORD,
+    committed_county_app,
+    csrf_token,
+    empty_redis_db,
+)
 from tests.factories import make_campaign, make_surveyed_county
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL")
 JOBS_DB = 13  # the report jobs' tests only: the rate-limit tests use 15, the benches 14
 _PROGRESS = re.compile(r"/results/[^/]+/report/jobs/([A-Za-z0-9_-]+)$")
 
@@ -245,18 +247,12 @@ def test_the_worker_needs_the_queue_configured(runner):
 def threaded_app(tmp_path, key_file: str) -> Iterator[Flask]:
     """An app whose requests and job commit for real (the job's thread has its own
     connection), with the surveyed county and an evaluator."""
-    app = make_app(
-        f"sqlite:///{tmp_path}/jobs.sqlite3",
+    app = committed_county_app(
+        f"{tmp_path}/jobs.sqlite3",
         REPORT_SIGNING_P12=key_file,
         REPORT_SIGNING_PASSWORD=SIGNING_PASSWORD,
         JOBS_REDIS_URL="",
     )
-    migrate_to_head(app)
-    with app.app_context():
-        campaign = make_surveyed_county()
-        staff.create_user("eval@example.org", "evaluator", EVALUATOR_PASSWORD, [campaign.key])
-        db.session.commit()
-    results_page.forget()
     yield app
     with app.app_context():
         db.engine.dispose()
@@ -322,16 +318,9 @@ def rq_redis(
     backend_from_config: None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[redis.Redis]:
-    if not REDIS_URL:
-        pytest.skip("TEST_REDIS_URL not set")
-    server = redis.Redis.from_url(REDIS_URL).connection_pool.connection_kwargs
-    url = f"redis://{server.get('host', '127.0.0.1')}:{server.get('port', 6379)}/{JOBS_DB}"
-    connection = redis.Redis.from_url(url)
-    connection.flushdb()
-    monkeypatch.setitem(app.config, "JOBS_REDIS_URL", url)
-    yield connection
-    connection.flushdb()
-    connection.close()
+    with empty_redis_db(JOBS_DB) as (url, connection):
+        monkeypatch.setitem(app.config, "JOBS_REDIS_URL", url)
+        yield connection
 
 
 def test_the_rq_path_queues_the_job_and_a_worker_makes_it(
