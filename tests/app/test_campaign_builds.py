@@ -95,6 +95,7 @@ def test_the_first_view_says_the_figures_are_coming_then_shows_them(threaded_app
     assert BUILDING in first.text
     assert VERDICT not in first.text
     assert re.search(r'<meta http-equiv="refresh" content="\d+">', first.text)
+    assert 'class="downloads"' in first.text  # the data need no figures: there already
 
     def built_page() -> str:
         page = client.get(f"/results/{key}/").text
@@ -125,6 +126,7 @@ def test_after_a_change_the_figures_built_last_show_while_they_are_built_again(
     _change_weights(threaded_app)
     stale = client.get(f"/results/{key}/").text
     assert VERDICT in stale  # the figures built before the change
+    assert stale.count('class="downloads"') == 1
     assert BUILDING in stale
     assert f"{responses}" in stale.split(BUILDING, 1)[1].split("</p>", 1)[0]
     assert 'http-equiv="refresh"' not in stale  # a page being read is not reloaded
