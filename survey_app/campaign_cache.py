@@ -144,6 +144,9 @@ class CampaignCache(Generic[T]):
             self._failed.pop(campaign_id, None)
 
     def failed(self, campaign_id: int, key: Key, error: BaseException) -> None:
+        """Keep the error (logged already) to raise to the views of ``key``, without its
+        traceback: the build's frames hold the campaign's data (a million responses)."""
+        error.__traceback__ = None
         with self._lock:
             self._failed[campaign_id] = (key, error)
 
@@ -205,7 +208,15 @@ class Builds:
                 return None
             future = self._executor.submit(self._run, app, cache, campaign_id)
             self._running[(cache.name, campaign_id)] = future
-            return future
+        # outside the lock: a build already finished calls back at once, in this thread
+        future.add_done_callback(lambda done: self._done(cache.name, campaign_id, done))
+        return future
+
+    def _done(self, name: str, campaign_id: int, future: Future[Built[Any]]) -> None:
+        """A finished build is no longer kept here (the views that wait hold it)."""
+        with self._lock:
+            if self._running.get((name, campaign_id)) is future:
+                del self._running[(name, campaign_id)]
 
     def wait(
         self,

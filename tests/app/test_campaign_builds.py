@@ -10,9 +10,11 @@ database is one connection, which a second thread must not use), and Redis on db
 
 from __future__ import annotations
 
+import gc
 import re
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -158,6 +160,31 @@ def test_a_failed_build_is_raised_and_not_retried_until_something_changes(thread
         with pytest.raises(RuntimeError):
             cache.fetch(campaign, wait=60)
         assert len(calls) == 2
+
+
+def test_a_failed_build_keeps_none_of_the_data_it_read(threaded_app):
+    """The error is kept to be raised again, but not the build's frames, whose locals
+    hold the campaign's data (a million responses: hundreds of MB)."""
+
+    class Data:
+        pass
+
+    read: list[weakref.ref[Data]] = []
+
+    def failing(campaign: Campaign) -> str:
+        data = Data()
+        read.append(weakref.ref(data))
+        raise RuntimeError("broken after reading")
+
+    # a refusal: not logged, so that no log record (pytest keeps them) holds the frames
+    cache: CampaignCache[str] = CampaignCache("failing_data", (), failing, (RuntimeError,))
+    with threaded_app.test_request_context():
+        campaign = db.session.scalars(select(Campaign)).one()
+        with pytest.raises(RuntimeError):
+            cache.fetch(campaign, wait=60)
+    gc.collect()
+    assert read
+    assert read[0]() is None
 
 
 def test_a_refusal_is_shown_not_logged(threaded_app, caplog):
