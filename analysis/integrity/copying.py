@@ -117,14 +117,17 @@ def copying_test(
         county, log_eps = _log_weights(x, varied, n_answered == k, row_cell, cell_county)
         in_test = varied & examined[row_cell]
         classes = _classes(row_cell[in_test], answered[in_test], total[in_test])
-        p_split.append(np.minimum(_bound(log_eps, classes, m, n_cells), 1.0))
+        cls_cell, mask, t, _size = classes
+        own = PatternWeights.of(log_eps[cls_cell], mask, t)
+        p_split.append(np.minimum(_bound(own, classes, m, n_cells), 1.0))
         m_split.append(m)
         # for the sentence: the smaller of the cell's own and the county's reference (a
         # large template inflates the cell's own item weights toward itself)
+        reference = PatternWeights.of(county[cell_county][cls_cell], mask, t)
         expected_split.append(
             np.minimum(
-                _expected_max(log_eps, classes, n_cells),
-                _expected_max(county[cell_county], classes, n_cells),
+                _expected_max(own, classes, n_cells),
+                _expected_max(reference, classes, n_cells),
             )
         )
     p_all, m_all = np.array(p_split), np.array(m_split)
@@ -189,21 +192,23 @@ def _log_terms(
     return out
 
 
-def _bound(log_eps: FloatArray, classes: Classes, m: NDArray[np.int64], n_cells: int) -> FloatArray:
-    """The union bound at each cell's own m (1 where m < 2: no duplicate to test)."""
-    cls_cell, mask, t, size = classes
-    weights = PatternWeights.of(log_eps[cls_cell], mask, t)
+def _bound(
+    weights: PatternWeights, classes: Classes, m: NDArray[np.int64], n_cells: int
+) -> FloatArray:
+    """The union bound at each cell's own m (1 where m < 2: no duplicate to test);
+    ``weights``: the classes' (:class:`PatternWeights` of their cell's item weights)."""
+    cls_cell, _mask, _t, size = classes
     terms = _log_terms(weights, np.arange(size.shape[0]), size, m[cls_cell])
     bound = np.bincount(cls_cell, weights=np.exp(terms), minlength=n_cells)
     return np.where(m >= 2, bound, 1.0)
 
 
-def _expected_max(log_eps: FloatArray, classes: Classes, n_cells: int) -> NDArray[np.int64]:
-    """Per cell, the largest m whose bound exceeds ``EXPECTED_LEVEL`` (at least 1): m
-    counts up from 2 until the cell's bound falls to the level, ``M_BATCH`` values of
-    m at a time (the same sums, in fewer and larger array steps)."""
-    cls_cell, mask, t, size = classes
-    weights = PatternWeights.of(log_eps[cls_cell], mask, t)
+def _expected_max(weights: PatternWeights, classes: Classes, n_cells: int) -> NDArray[np.int64]:
+    """Per cell, the largest m whose bound (``weights`` as for :func:`_bound`) exceeds
+    ``EXPECTED_LEVEL`` (at least 1): m counts up from 2 until the cell's bound falls to
+    the level, ``M_BATCH`` values of m at a time (the same sums, in fewer and larger
+    array steps)."""
+    cls_cell, _mask, _t, size = classes
     expected = np.ones(n_cells, dtype=np.int64)
     open_cells = np.zeros(n_cells, dtype=bool)
     open_cells[cls_cell] = True

@@ -21,7 +21,13 @@ from analysis.integrity.copying import (
 )
 from analysis.integrity.erasure import _mixed_lower_tail, _tilted_moments
 from analysis.integrity.layout import factorize, packed_rows
-from analysis.integrity.rasch import esf, esf_without, fit_log_weights, log_pattern_power_sum
+from analysis.integrity.rasch import (
+    PatternWeights,
+    esf,
+    esf_without,
+    fit_log_weights,
+    log_pattern_power_sum,
+)
 from analysis.integrity.timing import _bursts, betabinom_at_least, timing_tests
 from analysis.integrity.top_excess import top_excess_test
 
@@ -293,10 +299,11 @@ def test_expected_largest_group_is_where_the_bound_first_falls_to_the_level() ->
     varied = (total > 0) & (total < k)
     classes = _classes(row_cell[varied], answered[varied], total[varied])
     log_eps = rng.normal(0, 0.8, (n_cells, k))
-    got = _expected_max(log_eps, classes, n_cells)
+    weights = PatternWeights.of(log_eps[classes[0]], classes[1], classes[2])
+    got = _expected_max(weights, classes, n_cells)
 
     def bound_at(m: int) -> np.ndarray:
-        return _bound(log_eps, classes, np.full(n_cells, m), n_cells)
+        return _bound(weights, classes, np.full(n_cells, m), n_cells)
 
     for c in range(n_cells):
         m = 2
