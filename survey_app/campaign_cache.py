@@ -35,6 +35,7 @@ from survey_app.extensions import db, made_once
 from survey_app.models import AuditEvent, Campaign, Response
 
 T = TypeVar("T")
+R = TypeVar("R")
 Key = tuple[int, int, int]
 EXTENSION = "campaign_builds"
 LOCK_SECONDS = 300  # a build's lock in Redis, so that a worker dying mid-build frees it
@@ -243,41 +244,39 @@ class Builds:
             time.sleep(POLL_SECONDS)
 
     def shared_value(self, cache: CampaignCache[Any], campaign_id: int) -> Built[Any] | None:
-        if self._redis is None:
-            return None
-        from redis.exceptions import RedisError
-
-        try:
-            blob = self._redis.get(_value_key(cache, campaign_id))
-        except RedisError as error:
-            logger.warning("campaign cache: Redis unavailable (%s)", error)
-            return None
+        blob = self._redis_call(lambda redis: redis.get(_value_key(cache, campaign_id)), None)
         return pickle.loads(blob) if blob else None  # noqa: S301 (our own Redis)
 
     def _claim(self, cache: CampaignCache[Any], campaign_id: int) -> bool:
-        if self._redis is None:
-            return True
-        from redis.exceptions import RedisError
-
-        try:
-            return bool(self._redis.set(_lock_key(cache, campaign_id), 1, nx=True, ex=LOCK_SECONDS))
-        except RedisError as error:
-            logger.warning("campaign cache: Redis unavailable (%s)", error)
-            return True  # build here, unshared
+        """The build's lock taken in Redis (True without Redis, or when it cannot be
+        reached: the build is then made here, unshared)."""
+        return bool(
+            self._redis_call(
+                lambda redis: redis.set(_lock_key(cache, campaign_id), 1, nx=True, ex=LOCK_SECONDS),
+                True,
+            )
+        )
 
     def _share(self, cache: CampaignCache[Any], campaign_id: int, built: Built[Any] | None) -> None:
+        def share(redis: Any) -> None:
+            if built is not None:
+                redis.set(_value_key(cache, campaign_id), pickle.dumps(built), ex=KEEP_SECONDS)
+            redis.delete(_lock_key(cache, campaign_id))
+
+        self._redis_call(share, None)
+
+    def _redis_call(self, call: Callable[[Any], R], unavailable: R) -> R:
+        """``call`` on the shared Redis; ``unavailable`` without one, or when it cannot
+        be reached (logged: the values are then this process's own)."""
         if self._redis is None:
-            return
+            return unavailable
         from redis.exceptions import RedisError
 
         try:
-            if built is not None:
-                self._redis.set(
-                    _value_key(cache, campaign_id), pickle.dumps(built), ex=KEEP_SECONDS
-                )
-            self._redis.delete(_lock_key(cache, campaign_id))
+            return call(self._redis)
         except RedisError as error:
             logger.warning("campaign cache: Redis unavailable (%s)", error)
+            return unavailable
 
     def _run(self, app: Flask, cache: CampaignCache[Any], campaign_id: int) -> Built[Any]:
         from survey_app.transactions import read_only

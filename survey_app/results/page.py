@@ -18,7 +18,7 @@ import numpy as np
 
 from analysis.design_caveats import DesignCaveat
 from analysis.recognition import RecognitionRule, evaluate_recognition
-from survey_app.campaign_cache import CampaignCache, Fetched
+from survey_app.campaign_cache import CampaignCache, Fetched, Key
 from survey_app.models import Campaign
 from survey_app.results.evaluation import (
     Evaluation,
@@ -167,19 +167,21 @@ def fetched_page(campaign: Campaign) -> Fetched[ResultsPage]:
     within the wait (``campaign_cache``); else the page built last (or none yet) while it
     is built again. It is built again when a response is added, the plan changes the
     weights or a person decides on a flagged group (the cache's key)."""
-    key = _pages.key(campaign)
-    if not key[0]:
-        raise NoResponses(f"campaign {campaign.key} has no responses to evaluate")
-    return _pages.fetch(campaign, key=key)
+    return _pages.fetch(campaign, key=_key_with_responses(campaign))
 
 
 def cached_page(campaign: Campaign) -> ResultsPage:
     """The page for the campaign's responses as they are now, built in this request if
     it is not kept."""
+    return _pages.get(campaign, _key_with_responses(campaign))
+
+
+def _key_with_responses(campaign: Campaign) -> Key:
+    """The page cache's key; "no responses" at once, before any build is started."""
     key = _pages.key(campaign)
     if not key[0]:
         raise NoResponses(f"campaign {campaign.key} has no responses to evaluate")
-    return _pages.get(campaign, key)
+    return key
 
 
 def forget(campaign_id: int | None = None) -> None:
