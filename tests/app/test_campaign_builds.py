@@ -77,6 +77,12 @@ def _until(check: Callable[[], Any], seconds: float = 120) -> Any:
     return found
 
 
+def _fetch(app: Flask, cache: CampaignCache[Any], wait: float) -> Fetched[Any]:
+    """``cache.fetch`` of the app's one campaign, in a request of its own."""
+    with app.test_request_context():
+        return cache.fetch(db.session.scalars(select(Campaign)).one(), wait=wait)
+
+
 def _change_weights(app: Flask) -> None:
     with app.app_context():
         campaign = db.session.scalars(select(Campaign)).one()
@@ -146,20 +152,16 @@ def test_a_failed_build_is_raised_and_not_retried_until_something_changes(thread
         raise RuntimeError("broken")
 
     cache: CampaignCache[str] = CampaignCache("failing", (CHANGE,), failing)
-    with threaded_app.test_request_context():
-        campaign = db.session.scalars(select(Campaign)).one()
-        with pytest.raises(RuntimeError, match="broken"):
-            cache.fetch(campaign, wait=60)
-        with pytest.raises(RuntimeError, match="broken"):
-            cache.fetch(campaign, wait=60)
-        assert len(calls) == 1
-        assert "building the failing of campaign" in caplog.text
+    with pytest.raises(RuntimeError, match="broken"):
+        _fetch(threaded_app, cache, wait=60)
+    with pytest.raises(RuntimeError, match="broken"):
+        _fetch(threaded_app, cache, wait=60)
+    assert len(calls) == 1
+    assert "building the failing of campaign" in caplog.text
     _change_weights(threaded_app)
-    with threaded_app.test_request_context():
-        campaign = db.session.scalars(select(Campaign)).one()
-        with pytest.raises(RuntimeError):
-            cache.fetch(campaign, wait=60)
-        assert len(calls) == 2
+    with pytest.raises(RuntimeError):
+        _fetch(threaded_app, cache, wait=60)
+    assert len(calls) == 2
 
 
 def test_a_failed_build_keeps_none_of_the_data_it_read(threaded_app):
@@ -178,10 +180,8 @@ def test_a_failed_build_keeps_none_of_the_data_it_read(threaded_app):
 
     # a refusal: not logged, so that no log record (pytest keeps them) holds the frames
     cache: CampaignCache[str] = CampaignCache("failing_data", (), failing, (RuntimeError,))
-    with threaded_app.test_request_context():
-        campaign = db.session.scalars(select(Campaign)).one()
-        with pytest.raises(RuntimeError):
-            cache.fetch(campaign, wait=60)
+    with pytest.raises(RuntimeError):
+        _fetch(threaded_app, cache, wait=60)
     gc.collect()
     assert read
     assert read[0]() is None
@@ -192,10 +192,8 @@ def test_a_refusal_is_shown_not_logged(threaded_app, caplog):
         raise NoResponses("none")
 
     cache: CampaignCache[str] = CampaignCache("refused", (), refused, (NoResponses,))
-    with threaded_app.test_request_context():
-        campaign = db.session.scalars(select(Campaign)).one()
-        with pytest.raises(NoResponses):
-            cache.fetch(campaign, wait=60)
+    with pytest.raises(NoResponses):
+        _fetch(threaded_app, cache, wait=60)
     assert "building the refused" not in caplog.text
 
 
@@ -241,22 +239,16 @@ def test_workers_share_one_build_through_redis(threaded_app, redis_url):
     first, second = (make_app(url, JOBS_REDIS_URL=redis_url) for _ in range(2))
     first_cache = CampaignCache("shared", (CHANGE,), counted("first"))
     second_cache = CampaignCache("shared", (CHANGE,), counted("second"))
-    with first.test_request_context():
-        campaign = db.session.scalars(select(Campaign)).one()
-        assert first_cache.fetch(campaign, wait=0) == Fetched(None, current=False)
+    assert _fetch(first, first_cache, wait=0) == Fetched(None, current=False)
     _until(lambda: calls)
-    with second.test_request_context():
-        campaign = db.session.scalars(select(Campaign)).one()
-        # the first worker holds the build's lock: the second does not build too
-        assert second_cache.fetch(campaign, wait=0.3) == Fetched(None, current=False)
-        release.set()
-        fetched = second_cache.fetch(campaign, wait=60)  # awaited in Redis
+    # the first worker holds the build's lock: the second does not build too
+    assert _fetch(second, second_cache, wait=0.3) == Fetched(None, current=False)
+    release.set()
+    fetched = _fetch(second, second_cache, wait=60)  # awaited in Redis
     assert calls == ["first"]
     assert fetched.current
     assert fetched.built is not None
-    with first.test_request_context():
-        campaign = db.session.scalars(select(Campaign)).one()
-        kept = first_cache.fetch(campaign, wait=0)
+    kept = _fetch(first, first_cache, wait=0)
     assert kept.built is not None
     assert fetched.built.value == kept.built.value  # the first worker's page, unpickled
     assert fetched.built.value.found["county"]["verdict"] in VERDICT_LABELS
@@ -270,9 +262,7 @@ def test_an_unreachable_redis_builds_in_the_worker_unshared(threaded_app):
     url = threaded_app.config["SQLALCHEMY_DATABASE_URI"]
     worker = make_app(url, JOBS_REDIS_URL="redis://127.0.0.1:1/0")
     cache: CampaignCache[str] = CampaignCache("unshared", (), lambda campaign: "here")
-    with worker.test_request_context():
-        campaign = db.session.scalars(select(Campaign)).one()
-        fetched = cache.fetch(campaign, wait=60)
+    fetched = _fetch(worker, cache, wait=60)
     assert fetched.current
     assert fetched.built is not None
     assert fetched.built.value == "here"
