@@ -21,11 +21,12 @@ responses (very satisfied schools included):
 Printed per style and intensity: coached cells, recall (flagged for any reason), recall
 with the style's own reason, recall by cell size, and in very satisfied schools; then
 the false-flag rate on the clean cells of the coached counties, on clean counties
-(ordinary, and a stress county: 30% very satisfied schools, school × item SD 0.8,
-school × group SD 0.6),
-and a sparse case (two coached cells in a county, where the false-discovery control is
-strictest).  Seeds are fixed: a rerun prints the same numbers.  The last section times
-``examine`` on a county of ~100,000 responses.
+(ordinary; a stress county: 30% very satisfied schools, school × item SD 0.8,
+school × group SD 0.6; and don't-know answers tied to satisfaction, in either
+direction or differing between cells), the all-top recall when the less satisfied
+say 不了解 more, and a sparse case (two coached cells in a county, where the
+false-discovery control is strictest).  Seeds are fixed: a rerun prints the same
+numbers.  The last section times ``examine`` on a county of ~100,000 responses.
 """
 
 from __future__ import annotations
@@ -134,7 +135,11 @@ def ceiling_flags(county: SimulatedCounty, report: IntegrityReport) -> dict[tupl
         truth = county.truth[(cell.school, cell.group)]
         tests = dict(cell.statistics["test_p_values"])
         tests["all_top_vectors"] = float(
-            stats.binom.sf(cell.statistics["all_top"] - 1, cell.n, all_top_probability(truth))
+            stats.binom.sf(
+                cell.statistics["all_top"] - 1,
+                cell.statistics["complete_answers"],
+                all_top_probability(truth),
+            )
         )
         rows.append(list(tests.values()))
     rejected, _ = benjamini_hochberg(bonferroni_min(np.array(rows)), report.settings["fdr"])
@@ -150,14 +155,14 @@ def rate(hits: int, total: int) -> str:
     return f"{hits / total:.2%}" if total else "-"
 
 
-def coached_county(rng: np.random.Generator, schools: int) -> SimulatedCounty:
+def coached_county(rng: np.random.Generator, schools: int, tilt: float = 0.0) -> SimulatedCounty:
     coaching = [
         Coaching(style, intensity)
         for style, levels in INTENSITIES.items()
         for intensity in levels
         for _ in range(PER_COUNTY)
     ]
-    return simulate_county(rng, schools=schools, coaching=coaching)
+    return simulate_county(rng, schools=schools, coaching=coaching, dont_know_tilt=tilt)
 
 
 def print_recall(tally: Tally) -> None:
@@ -227,9 +232,19 @@ def main() -> None:
         print(f"  template_all_top {intensity:.2f}: {share(sum(r[0] for r in rows), len(rows))}")
     print(f"  and clean cells {ceiling.clean[0]} of {ceiling.clean[1]} ({rate(*ceiling.clean)})")
 
-    for label, very_share, item_sd, group_sd in (
-        ("clean counties", 0.1, 0.3, 0.3),
-        ("stress: 30% very satisfied, school × item SD 0.8, school × group SD 0.6", 0.3, 0.8, 0.6),
+    for label, very_share, item_sd, group_sd, tilt, tilt_sd in (
+        ("clean counties", 0.1, 0.3, 0.3, 0.0, 0.0),
+        (
+            "stress: 30% very satisfied, school × item SD 0.8, school × group SD 0.6",
+            0.3,
+            0.8,
+            0.6,
+            0.0,
+            0.0,
+        ),
+        ("stress: the less satisfied say 不了解 more (β = 0.7)", 0.1, 0.3, 0.3, 0.7, 0.0),
+        ("stress: the more satisfied say 不了解 more (β = −0.7)", 0.1, 0.3, 0.3, -0.7, 0.0),
+        ("stress: β differs between cells (0.3 ± 0.5)", 0.1, 0.3, 0.3, 0.3, 0.5),
     ):
         clean = Tally()
         flagged_counties = 0
@@ -240,6 +255,8 @@ def main() -> None:
                 very_satisfied_share=very_share,
                 school_item_sd=item_sd,
                 school_group_sd=group_sd,
+                dont_know_tilt=tilt,
+                dont_know_tilt_sd=tilt_sd,
             )
             flagged_counties += clean.add(county, examine([county.block])) > 0
         print(
@@ -248,6 +265,21 @@ def main() -> None:
             f"counties with any flag (BH at 5% under no coaching: ≤ 5% of counties); very "
             f"satisfied schools {clean.clean_very[0]} of {clean.clean_very[1]}"
         )
+
+    tilted = Tally()
+    for _ in range(args.counties):
+        county = coached_county(rng, args.schools, tilt=0.7)
+        tilted.add(county, examine([county.block]))
+    print(
+        "coached counties where the less satisfied say 不了解 more (β = 0.7), all-top "
+        "template recall: "
+        + ", ".join(
+            f"{intensity:.0%} {share(sum(r[0] for r in rows), len(rows)).strip()}"
+            for intensity in INTENSITIES["template_all_top"]
+            for rows in [tilted.coached[("template_all_top", round(intensity, 2))]]
+        )
+        + f"; clean cells flagged {tilted.clean[0]} of {tilted.clean[1]}"
+    )
 
     sparse = Tally()
     for _ in range(args.clean_counties):

@@ -4,8 +4,9 @@ For each (school, group) cell with enough responses, against the other schools o
 same stratum and group and against what independent respondents would give:
 
 * ``template_copying``: identical answer vectors beyond a conditional Rasch reference
-  built on the cell's own item margins (:mod:`.copying`), or all-top vectors beyond
-  what the cell's other respondents predict (:mod:`.top_excess`);
+  built on the cell's own item margins (:mod:`.copying`), or complete all-top vectors
+  (满意 to every item) beyond what the cell's other respondents predict
+  (:mod:`.top_excess`);
 * ``erased_dissatisfaction``: too few answers below 比较满意 for what each respondent's
   other answers predict (:mod:`.erasure`);
 * ``proxy_filling``: bursts of speeding responses (:mod:`.timing`);

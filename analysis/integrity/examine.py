@@ -43,10 +43,11 @@ TESTS = (
 )
 METHOD = (
     "per cell: template copying (conditional Rasch union bound on identical vectors; "
-    "partial posterior predictive all-top test), erased dissatisfaction (respondent-"
-    "matched reference with between-school tilt), proxy filling (beta-binomial union "
-    "bound on speeding bursts), many speeding responses (beta-binomial); Bonferroni "
-    "over a cell's 5 tests; Benjamini-Hochberg across all examined cells"
+    "partial posterior predictive test of complete all-top vectors), erased "
+    "dissatisfaction (respondent-matched reference with between-school tilt), proxy "
+    "filling (beta-binomial union bound on speeding bursts), many speeding responses "
+    "(beta-binomial); Bonferroni over a cell's 5 tests; Benjamini-Hochberg across all "
+    "examined cells"
 )
 
 
@@ -237,6 +238,7 @@ def _statistics(
         "expected_identical_max": int(t.copying.expected_identical_max[c]),
         "largest_near_identical": int(t.copying.largest_near_identical[c]),
         "all_top": int(t.top.all_top[c]),
+        "complete_answers": int(t.top.eligible[c]),
         "all_top_expected_max": int(t.top.expected_max[c]),
         "template_kind": t.template_kind[c],
         "answers": answers,

@@ -95,12 +95,17 @@ def simulate_county(
     school_item_sd: float = 0.3,
     school_group_sd: float = 0.3,
     coach_very_satisfied: bool = True,
+    dont_know_tilt: float = 0.0,
+    dont_know_tilt_sd: float = 0.0,
 ) -> SimulatedCounty:
     """One county; each ``coaching`` goes to a different random cell with at least
     ``min_coached_n`` responses (and, unless ``coach_very_satisfied``, not in a very
     satisfied school).  ``school_item_sd``: the
     spread of a school's own item profile (a school with a poor canteen);
-    ``school_group_sd``: how much one group of a school differs from its others."""
+    ``school_group_sd``: how much one group of a school differs from its others;
+    ``dont_know_tilt`` β: a respondent's don't-know rate × exp(−β (θ − level)), so with
+    β > 0 the less satisfied say 不了解 more often (the rate's mean unchanged);
+    ``dont_know_tilt_sd``: β varies between cells by that SD around ``dont_know_tilt``."""
     reading = READING_SECONDS_PER_ITEM * items
     stratum_of = rng.integers(0, strata, schools)
     stratum_effect = rng.normal(0, 0.3, strata)
@@ -142,7 +147,12 @@ def simulate_county(
         items_at_school = location + school_item[s]
         truth[(f"S{s:03d}", g)] = CellTruth(float(level), float(spread), slope, items_at_school)
         answers = _graded(rng, theta, slope, items_at_school)
-        unknown = rng.random((n, items)) < dont_know_rate * rng.gamma(2.0, 0.5, (n, 1))
+        tilt = dont_know_tilt + (rng.normal(0, dont_know_tilt_sd) if dont_know_tilt_sd else 0.0)
+        uniform = rng.random((n, items))
+        person_rate = rng.gamma(2.0, 0.5, (n, 1))
+        if tilt:
+            person_rate *= np.exp(-tilt * (theta - level) - (tilt * spread) ** 2 / 2)[:, None]
+        unknown = uniform < dont_know_rate * person_rate
         answers[unknown] = DONT_KNOW
         answers[rng.random((n, items)) < 0.003] = UNANSWERED
         duration = np.maximum(
@@ -188,9 +198,9 @@ def simulate_county(
 
 def all_top_probability(truth: CellTruth) -> float:
     """P(an honest respondent of the cell answers 满意 to every item), from the true
-    model (Gauss–Hermite over θ).  Don't-know answers are ignored: a respondent with
-    one has fewer items to answer 满意, so this is a little *below* the share of
-    all-top vectors the tests count, and a test built on it flags more, not less."""
+    model (Gauss–Hermite over θ).  Don't-know answers are ignored: it is the share of
+    complete all-top answers among the complete answers, the share the all-top test
+    counts, when don't-knows are independent of satisfaction (``dont_know_tilt`` 0)."""
     nodes, weights = np.polynomial.hermite_e.hermegauss(64)
     theta = truth.level + truth.spread * nodes
     b = truth.locations[None, :] + THRESHOLDS[-1]

@@ -4,18 +4,28 @@ the rest of the cell and the school's other groups make plausible.
 A very satisfied school has many all-top respondents, and so does a school where
 parents copied an all-top "standard answer"; the difference is the rest.  In the good
 school the cell's other respondents are nearly all-top too, and so are its students
-and teachers; in the coached one they look like any school.  Model: a respondent's
+and teachers; in the coached one they look like any school.  What is counted is the
+*complete* all-top answers: every item of the questionnaire answered 满意.  A posted
+"standard answer" has an answer for every item, while an honest respondent says 不了解
+to what he does not know, so an honest all-top answer with a don't-know is not
+counted (it is still evidence of the school's level, below).  Model: a respondent's
 number t of top answers among its a answered items is Binomial(a, logistic(θ)) with
-θ ~ N(μ, σ²) for the cell's respondents.  Both μ and σ are the cell's own (schools
-differ in spread as well as in level: with one σ for all schools a polarised school
-looked coached), learnt only from the respondents who are *not* all-top (a truncated
-likelihood), so copies cannot move them.  Priors: σ, the county group's distribution
-of school spreads (EM on a grid over the group's cells, each cell's own share left
-out); μ, a Student-t around the level the school's *other* groups show (see
-:func:`_level_prior`), or flat over a wide grid where the school has no other
-examined group (a good school is never pulled toward the county's average).  The
-p-value is the partial posterior predictive probability (Bayarri and Berger 2000) of
-at least the observed all-top count: Σ over the (μ, σ) grid of posterior × Binomial
+θ ~ N(μ − β·σ²·d, σ²) for the cell's respondents, d the respondent's missing items
+(unanswered or 不了解) and β the county group's tilt (those who skip items may be
+less, or more, satisfied than those who answer all: if the odds of a don't-know go
+with exp(−β·θ), the level of those with d of them is lower by β·σ²·d; β is estimated
+from the group's largest cells, :func:`_missing_item_tilt`).  Both μ and σ are the
+cell's own (schools differ in spread as well as in level: with one σ for all schools a
+polarised school looked coached), learnt from every respondent except the complete
+all-top ones (a truncated likelihood for the complete answers), so copies cannot move
+them.
+Priors: σ, the county group's distribution of school spreads (EM on a grid over the
+group's cells, each cell's own share left out); μ, a Student-t around the level the
+school's *other* groups show (see :func:`_level_prior`), or flat over a wide grid
+where the school has no other examined group (a good school is never pulled toward
+the county's average).  The p-value is the partial posterior predictive probability
+(Bayarri and Berger 2000) of at least the observed count of complete all-top answers
+among the cell's complete answers: Σ over the (μ, σ) grid of posterior × Binomial
 tail.  The rest of a cell must look ordinary for a spike of all-top vectors to stand
 out, so a small cell, or one of a school that is very satisfied throughout, is not
 flagged by this test.
@@ -23,8 +33,9 @@ flagged by this test.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import numpy as np
 import scipy.sparse as sp
@@ -36,7 +47,8 @@ from analysis.integrity.layout import row_ids
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
-MU_GRID = np.arange(-6.0, 12.0 + 1e-9, 0.1)
+MU_STEP = 0.1
+MU_GRID = np.arange(-6.0, 12.0 + 1e-9, MU_STEP)
 SIGMA_GRID = np.arange(0.4, 3.2 + 1e-9, 0.3)
 NODES, NODE_WEIGHTS = np.polynomial.hermite_e.hermegauss(32)
 LOG_NODE_WEIGHTS = np.log(NODE_WEIGHTS / NODE_WEIGHTS.sum())
@@ -49,16 +61,23 @@ MIN_GROUP_EFFECT_VARIANCE = 0.05  # τ_e at least 0.22: groups of one school dif
 Q_STEP = 0.05  # logit units
 Q_BINS = 800  # |logit| ≤ 40
 PRIOR_FLOOR = 1e-6  # no school spread on the grid is ruled out entirely
+# β, the level's tilt per missing item (× σ²), searched on this grid
+TILT_STEP = 0.02
+TILTS = np.round(np.arange(-30, 31) * TILT_STEP, 2)
+TILT_CELLS = 200  # a county group's largest cells estimate its β
 
 
 @dataclass(frozen=True, eq=False)
 class TopExcessResult:
-    """Per cell: p-value, all-top count, eligible respondents, 99% predictive quantile."""
+    """Per cell: p-value, complete all-top answers, complete answers (``eligible``), 99%
+    predictive quantile of the first; per county group, β (the level's tilt per missing
+    item: μ − β·σ²·d)."""
 
     p_value: FloatArray
     all_top: NDArray[np.int64]
     eligible: NDArray[np.int64]
     expected_max: NDArray[np.int64]
+    missing_item_tilt: FloatArray
 
 
 def top_excess_test(
@@ -75,36 +94,48 @@ def top_excess_test(
     n_cells = cell_county.shape[0]
     eligible = answered >= min_items
     cell, a, t = row_cell[eligible], answered[eligible], top[eligible]
-    all_top = np.bincount(cell[t == a], minlength=n_cells).astype(np.int64)
-    n_eligible = np.bincount(cell, minlength=n_cells).astype(np.int64)
+    group = cell_county[cell]
+    group_items = np.zeros(int(cell_county.max()) + 1 if n_cells else 0, dtype=np.int64)
+    np.maximum.at(group_items, group, a)  # the questionnaire's items, as answered
+    missing = group_items[group] - a
+    complete = missing == 0
+    all_top = np.bincount(cell[complete & (t == a)], minlength=n_cells).astype(np.int64)
+    n_complete = np.bincount(cell[complete], minlength=n_cells).astype(np.int64)
     p_value = np.ones(n_cells)
-    expected = n_eligible.copy()
-    these = np.flatnonzero(examined & (n_eligible > 0))
+    expected = n_complete.copy()
+    these = np.flatnonzero(examined & (n_complete > 0))
     if these.size == 0:
-        return TopExcessResult(p_value, all_top, n_eligible, expected)
+        return TopExcessResult(p_value, all_top, n_complete, expected, np.zeros(group_items.size))
     k = int(a.max())
     local = np.full(n_cells, -1, dtype=np.intp)
     local[these] = np.arange(these.shape[0])
-    below = (t < a) & (local[cell] >= 0)
-    triple_rows = np.column_stack([local[cell[below]], a[below], t[below]])
-    _, first, count = np.unique(row_ids(triple_rows), return_index=True, return_counts=True)
-    triple = triple_rows[first]
-    to_cell = sp.csr_matrix(
-        (count.astype(np.float64), (triple[:, 0], np.arange(triple.shape[0]))),
-        shape=(these.shape[0], triple.shape[0]),
+    used = (local[cell] >= 0) & ~(complete & (t == a))
+    # rows alike for the likelihood, (a, t, d, county group), and each cell's count of each
+    kind_rows = np.column_stack([a[used], t[used], missing[used], group[used]])
+    kind_of_row = row_ids(kind_rows)
+    n_kinds = int(kind_of_row.max()) + 1 if kind_of_row.size else 0
+    first = np.zeros(n_kinds, dtype=np.intp)
+    first[kind_of_row] = np.arange(kind_of_row.shape[0])
+    kinds = kind_rows[first]
+    counts = sp.csr_matrix(
+        (np.ones(kind_of_row.shape[0]), (local[cell[used]], kind_of_row)),
+        shape=(these.shape[0], n_kinds),
     )
-    by_a = np.zeros((these.shape[0], k + 1))
-    in_these = local[cell] >= 0
-    np.add.at(by_a, (local[cell[in_these]], a[in_these]), 1.0)
-    n = n_eligible[these].astype(np.float64)
-    # (σ, cell, μ): log-likelihood of the respondents below all-top, P(all-top vector)
+    county = cell_county[these]
+    tilt = np.zeros(group_items.size)
+    tilt[: int(county.max()) + 1] = _missing_item_tilt(counts, kinds, county, n_complete[these], k)
+    kind_tilt = tilt[kinds[:, 3]] * kinds[:, 2]
+    n = n_complete[these].astype(np.float64)
+    # (σ, cell, μ): log-likelihood of the respondents used, P(complete all-top vector)
     truncated = np.empty((SIGMA_GRID.shape[0], these.shape[0], MU_GRID.shape[0]))
     share = np.empty_like(truncated)
+    items = group_items[county]
     for s, sigma in enumerate(SIGMA_GRID):
         log_p, log_below = _tables(k, float(sigma))
-        truncated[s] = to_cell @ (log_p[triple[:, 1], triple[:, 2]] - log_below[triple[:, 1]])
-        p_all = np.exp(log_p[np.arange(k + 1), np.arange(k + 1)])  # (k+1, μ)
-        share[s] = np.clip(by_a @ p_all / n[:, None], 0.0, 1.0)
+        loglik = _kind_loglik(log_p, log_below, kinds)
+        lagged = _lag_index(_lag(kind_tilt, float(sigma)))
+        truncated[s] = counts @ np.take_along_axis(loglik, lagged, axis=1)
+        share[s] = np.exp(log_p[items, items])
     hits_all = all_top[these][None, :, None].astype(np.float64)
     full = truncated + _bernoulli_loglik(hits_all, n[None, :, None], share)
     log_prior = _sigma_prior(full, cell_county[these])  # (cells, σ)
@@ -124,11 +155,93 @@ def top_excess_test(
     c_idx = (key // (2 * Q_BINS + 1)).astype(np.intp)
     q = expit((key % (2 * Q_BINS + 1) - Q_BINS) * Q_STEP)
     hits = all_top[these][c_idx]
-    size = n_eligible[these][c_idx]
+    size = n_complete[these][c_idx]
     tail = np.bincount(c_idx, weights=weight * bdtrc(hits - 1, size, q), minlength=these.size)
     p_value[these] = np.clip(tail, 0.0, 1.0)
-    expected[these] = _predictive_quantile(c_idx, weight, size, q, n_eligible[these])
-    return TopExcessResult(p_value, all_top, n_eligible, expected)
+    expected[these] = _predictive_quantile(c_idx, weight, size, q, n_complete[these])
+    return TopExcessResult(p_value, all_top, n_complete, expected, tilt)
+
+
+def _kind_loglik(log_p: FloatArray, log_below: FloatArray, kinds: NDArray[np.int64]) -> FloatArray:
+    """log P(t | a, μ) of each kind (a, t, d, group) on the μ grid, (kinds, μ): a complete
+    answer's truncated to below all-top (complete all-top answers are not used)."""
+    out = log_p[kinds[:, 0], kinds[:, 1]]
+    return out - np.where((kinds[:, 2] == 0)[:, None], log_below[kinds[:, 0]], 0.0)
+
+
+def _lag(tilt_times_d: FloatArray, sigma: float) -> NDArray[np.int64]:
+    """β·σ²·d in MU_STEPs, rounded: how far below the cell's μ a row's level lies."""
+    return np.rint(tilt_times_d * sigma**2 / MU_STEP).astype(np.int64)
+
+
+def _lag_index(lag: NDArray[np.int64]) -> IntArray:
+    """Per row, the μ-grid index i − lag (clipped to the grid): the likelihood of a
+    respondent whose level is μ − lag·MU_STEP, read at the cell's μ."""
+    m = MU_GRID.shape[0]
+    return np.clip(np.arange(m)[None, :] - lag[:, None], 0, m - 1).astype(np.intp)
+
+
+def _missing_item_tilt(
+    counts: sp.csr_matrix,
+    kinds: NDArray[np.int64],
+    county: IntArray,
+    n_complete: NDArray[np.int64],
+    k: int,
+) -> FloatArray:
+    """Per county group, β on the grid ``TILTS``: the level of a respondent with d
+    missing items is μ − β·σ²·d.  Maximum marginal likelihood (flat over the (σ, μ)
+    grid) on the group's ``TILT_CELLS`` largest cells; the complete all-top answers,
+    where copies would be, do not enter it.  With don't-knows independent of
+    satisfaction β is 0; when the less satisfied say 不了解 more often, ignoring β
+    would put the complete answerers' level too low and honest all-top answers would
+    look like copies."""
+    out = np.zeros(int(county.max()) + 1)
+    missing = kinds[:, 2]
+    tables = [
+        (float(sigma), _kind_loglik(*_tables(k, float(sigma)), kinds)) for sigma in SIGMA_GRID
+    ]
+    for g in np.unique(county).tolist():
+        d_values = np.unique(missing[(kinds[:, 3] == g) & (missing > 0)]).tolist()
+        if not d_values:
+            continue
+        cells = np.flatnonzero(county == g)
+        cells = cells[np.argsort(-n_complete[cells], kind="stable")[:TILT_CELLS]]
+        mine = counts[cells]
+        # per σ, each cell's log-likelihood (cells, μ) of its rows with d missing items
+        by_d = [
+            (sigma, {d: mine[:, missing == d] @ loglik[missing == d] for d in [0, *d_values]})
+            for sigma, loglik in tables
+        ]
+        out[g] = _grid_maximum(partial(_tilt_log_marginal, by_d, d_values))
+    return out
+
+
+def _tilt_log_marginal(
+    by_d: list[tuple[float, dict[int, FloatArray]]], d_values: list[int], beta: float
+) -> float:
+    """Σ over cells of log Σ over the (σ, μ) grid of the likelihood at tilt β; ``by_d``
+    holds per σ each cell's log-likelihood on the μ grid of its rows with d missing."""
+    d_array = np.array(d_values, dtype=np.float64)
+    per_sigma = []
+    for sigma, parts in by_d:
+        acc = parts[0].copy()
+        for d, index in zip(d_values, _lag_index(_lag(beta * d_array, sigma)), strict=True):
+            acc += parts[d][:, index]
+        top = acc.max(axis=1, keepdims=True)
+        per_sigma.append(top[:, 0] + np.log(np.exp(acc - top).sum(axis=1)))
+    return float(np.logaddexp.reduce(np.array(per_sigma), axis=0).sum())
+
+
+def _grid_maximum(objective: Callable[[float], float]) -> float:
+    """The β of ``TILTS`` with the largest objective, searched coarse (every fifth) then
+    fine around the best; ties go to the β nearest 0."""
+    coarse = TILTS[np.round(TILTS / TILT_STEP).astype(np.int64) % 5 == 0]
+    value = {float(b): objective(float(b)) for b in coarse}
+    best = max(value, key=lambda b: (value[b], -abs(b)))
+    for b in TILTS[np.abs(TILTS - best) < 5 * TILT_STEP - 1e-9].tolist():
+        if b not in value:
+            value[b] = objective(b)
+    return max(value, key=lambda b: (value[b], -abs(b)))
 
 
 def _sigma_prior(full: FloatArray, county: IntArray) -> FloatArray:

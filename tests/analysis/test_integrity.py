@@ -134,6 +134,19 @@ def test_clean_counties_with_very_satisfied_schools_flag_nothing(seed: int) -> N
     )
 
 
+@pytest.mark.parametrize(("seed", "tilt"), [(0, 0.7), (1, -0.7), (2, 0.7)])
+def test_dont_knows_tied_to_satisfaction_do_not_make_clean_cells_look_coached(
+    seed: int, tilt: float
+) -> None:
+    """The all-top test counts complete answers and learns a school's level from the
+    incomplete ones too.  When the less (β > 0) or more (β < 0) satisfied say 不了解
+    more often, those who answer everything are more (less) satisfied than the rest:
+    the shift per missing item is estimated, and no clean cell is flagged."""
+    county = simulate_county(np.random.default_rng(2000 + seed), schools=70, dont_know_tilt=tilt)
+    report = examine([county.block])
+    assert [(c.school, c.group) for c in report.cells if c.flagged] == []
+
+
 def test_a_school_where_nearly_everyone_is_all_top_is_not_flagged_for_being_good() -> None:
     county = simulate_county(np.random.default_rng(7), schools=60, very_satisfied_share=0.0)
     block = county.block
