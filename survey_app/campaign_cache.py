@@ -12,7 +12,10 @@ the responses, or with none yet; the page says the figures are being computed.
 Builds run in a thread of the web process, one at a time (``Builds``), each in its own
 read-only transaction. With several gunicorn workers (``JOBS_REDIS_URL`` set) a built
 value is also kept in Redis, so that one build serves every worker, and a lock there
-keeps two workers from building the same value at once.
+keeps two workers from building the same value at once. The lock lives
+``LOCK_SECONDS`` and is renewed while its worker holds it (its build queued or
+running), so a build may take as long as it takes, and a worker that dies frees it
+within ``LOCK_SECONDS``.
 """
 
 from __future__ import annotations
@@ -38,7 +41,8 @@ T = TypeVar("T")
 R = TypeVar("R")
 Key = tuple[int, int, int]
 EXTENSION = "campaign_builds"
-LOCK_SECONDS = 300  # a build's lock in Redis, so that a worker dying mid-build frees it
+LOCK_SECONDS = 30  # a build's lock in Redis: renewed while held, so a dead worker's expires
+RENEW_SECONDS = 10
 KEEP_SECONDS = 7 * 24 * 3600  # a value kept in Redis; built again when asked after
 POLL_SECONDS = 0.1
 
@@ -205,9 +209,10 @@ class Builds:
             running = self._running.get((cache.name, campaign_id))
             if running is not None and not running.done():
                 return running
-            if not self._claim(cache, campaign_id):
+            claim = self._claim(cache, campaign_id)
+            if claim is None:
                 return None
-            future = self._executor.submit(self._run, app, cache, campaign_id)
+            future = self._executor.submit(self._run, app, cache, campaign_id, claim)
             self._running[(cache.name, campaign_id)] = future
         # outside the lock: a build already finished calls back at once, in this thread
         future.add_done_callback(lambda done: self._done(cache.name, campaign_id, done))
@@ -247,23 +252,27 @@ class Builds:
         blob = self._redis_call(lambda redis: redis.get(_value_key(cache, campaign_id)), None)
         return pickle.loads(blob) if blob else None  # noqa: S301 (our own Redis)
 
-    def _claim(self, cache: CampaignCache[Any], campaign_id: int) -> bool:
-        """The build's lock taken in Redis (True without Redis, or when it cannot be
-        reached: the build is then made here, unshared)."""
-        return bool(
-            self._redis_call(
-                lambda redis: redis.set(_lock_key(cache, campaign_id), 1, nx=True, ex=LOCK_SECONDS),
-                True,
-            )
+    def _claim(self, cache: CampaignCache[Any], campaign_id: int) -> Claim | None:
+        """The build's lock taken in Redis and renewed until released; None when another
+        process holds it.  Without Redis, or when it cannot be reached, a claim without
+        a lock: the build is then made here, unshared."""
+        if self._redis is None:
+            return Claim(None)
+        lock = self._redis.lock(
+            _lock_key(cache, campaign_id), timeout=LOCK_SECONDS, thread_local=False
         )
+        taken = self._redis_call(lambda _redis: lock.acquire(blocking=False), None)
+        if taken is None:
+            return Claim(None)
+        return Claim(lock) if taken else None
 
-    def _share(self, cache: CampaignCache[Any], campaign_id: int, built: Built[Any] | None) -> None:
-        def share(redis: Any) -> None:
-            if built is not None:
-                redis.set(_value_key(cache, campaign_id), pickle.dumps(built), ex=KEEP_SECONDS)
-            redis.delete(_lock_key(cache, campaign_id))
-
-        self._redis_call(share, None)
+    def _share(self, cache: CampaignCache[Any], campaign_id: int, built: Built[Any]) -> None:
+        self._redis_call(
+            lambda redis: redis.set(
+                _value_key(cache, campaign_id), pickle.dumps(built), ex=KEEP_SECONDS
+            ),
+            None,
+        )
 
     def _redis_call(self, call: Callable[[Any], R], unavailable: R) -> R:
         """``call`` on the shared Redis; ``unavailable`` without one, or when it cannot
@@ -278,7 +287,9 @@ class Builds:
             logger.warning("campaign cache: Redis unavailable (%s)", error)
             return unavailable
 
-    def _run(self, app: Flask, cache: CampaignCache[Any], campaign_id: int) -> Built[Any]:
+    def _run(
+        self, app: Flask, cache: CampaignCache[Any], campaign_id: int, claim: Claim
+    ) -> Built[Any]:
         from survey_app.transactions import read_only
 
         built = None
@@ -298,7 +309,42 @@ class Builds:
                 return built
             finally:
                 db.session.rollback()
-                self._share(cache, campaign_id, built)
+                if built is not None:
+                    self._share(cache, campaign_id, built)
+                claim.release()
+
+
+class Claim:
+    """A build's claim: its Redis lock (redis-py's, checked by token), renewed every
+    ``RENEW_SECONDS`` by a thread of its own until released, or no lock (no Redis)."""
+
+    def __init__(self, lock: Any) -> None:
+        self._lock = lock
+        self._released = threading.Event()
+        if lock is not None:
+            threading.Thread(target=self._renew, name="campaign-build-lock", daemon=True).start()
+
+    def _renew(self) -> None:
+        from redis.exceptions import LockError, RedisError
+
+        while not self._released.wait(RENEW_SECONDS):
+            try:
+                self._lock.reacquire()
+            except (LockError, RedisError) as error:
+                logger.warning("campaign cache: a build's lock not renewed (%s)", error)
+                return
+
+    def release(self) -> None:
+        """Stops the renewal and frees the lock (if it is still this claim's)."""
+        self._released.set()
+        if self._lock is None:
+            return
+        from redis.exceptions import LockError, RedisError
+
+        try:
+            self._lock.release()
+        except (LockError, RedisError) as error:
+            logger.warning("campaign cache: a build's lock not released (%s)", error)
 
 
 def _value_key(cache: CampaignCache[Any], campaign_id: int) -> str:

@@ -89,13 +89,13 @@ def inline_builds() -> Any:
     The threads themselves are tested on an app of their own (committed data)."""
     from concurrent.futures import Future
 
-    from survey_app.campaign_cache import Builds
+    from survey_app.campaign_cache import Builds, Claim
 
     class InlineBuilds(Builds):
         def start(self, app: Flask, cache: Any, campaign_id: int) -> Future[Any]:
             future: Future[Any] = Future()
             try:
-                future.set_result(self._run(app, cache, campaign_id))
+                future.set_result(self._run(app, cache, campaign_id, Claim(None)))
             except Exception as error:  # raised to the view by the wait, as a thread's
                 future.set_exception(error)
             return future

@@ -215,9 +215,14 @@ def test_a_campaign_without_responses_says_so_at_once(threaded_app):
 
 
 @pytest.fixture
-def redis_url() -> Iterator[str]:
-    with empty_redis_db(BUILDS_DB) as (url, _connection):
-        yield url
+def redis_db() -> Iterator[tuple[str, Any]]:
+    with empty_redis_db(BUILDS_DB) as found:
+        yield found
+
+
+@pytest.fixture
+def redis_url(redis_db) -> str:
+    return redis_db[0]
 
 
 def test_workers_share_one_build_through_redis(threaded_app, redis_url):
@@ -254,6 +259,58 @@ def test_workers_share_one_build_through_redis(threaded_app, redis_url):
     assert fetched.built.value.found["county"]["verdict"] in VERDICT_LABELS
     for app in (first, second):
         assert isinstance(app.extensions[campaign_cache.EXTENSION], campaign_cache.Builds)
+        with app.app_context():
+            db.engine.dispose()
+
+
+def test_a_long_build_keeps_its_lock_and_a_dead_workers_lock_expires(
+    threaded_app, redis_db, monkeypatch
+):
+    """The lock lives LOCK_SECONDS (here 1 s) and is renewed while its build runs (here
+    for 2.5 s): the other worker does not build meanwhile.  A lock left by a worker
+    that died (set and never renewed) keeps the build away only until it expires."""
+    redis_url, connection = redis_db
+    monkeypatch.setattr(campaign_cache, "LOCK_SECONDS", 1)
+    monkeypatch.setattr(campaign_cache, "RENEW_SECONDS", 0.2)
+    calls: list[str] = []
+    release = threading.Event()
+
+    def slow(worker: str) -> Callable[[Campaign], str]:
+        def build(campaign: Campaign) -> str:
+            calls.append(worker)
+            assert release.wait(60)
+            return worker
+
+        return build
+
+    url = threaded_app.config["SQLALCHEMY_DATABASE_URI"]
+    first, second = (make_app(url, JOBS_REDIS_URL=redis_url) for _ in range(2))
+    first_cache = CampaignCache("locked", (), slow("first"))
+    second_cache = CampaignCache("locked", (), slow("second"))
+    with first.app_context():
+        campaign_id = db.session.scalars(select(Campaign.id)).one()
+    lock_key = campaign_cache._lock_key(first_cache, campaign_id)
+    assert _fetch(first, first_cache, wait=0) == Fetched(None, current=False)
+    _until(lambda: calls)
+    time.sleep(2.5)  # past the lock's 1 s: renewed
+    assert connection.exists(lock_key)
+    assert _fetch(second, second_cache, wait=0) == Fetched(None, current=False)
+    release.set()
+    fetched = _fetch(second, second_cache, wait=60)
+    assert fetched.built is not None
+    assert fetched.built.value == "first"
+    assert calls == ["first"]
+    _until(lambda: not connection.exists(lock_key), seconds=10)  # freed when built
+
+    dead = CampaignCache("dead", (), slow("second"))
+    dead_key = campaign_cache._lock_key(dead, campaign_id)
+    connection.set(dead_key, "a dead worker's token", px=1000)
+    assert _fetch(second, dead, wait=0) == Fetched(None, current=False)
+    assert calls == ["first"]  # not built: the lock is held
+    _until(lambda: not connection.exists(dead_key), seconds=10)
+    assert _fetch(second, dead, wait=60).built is not None
+    assert calls == ["first", "second"]
+    for app in (first, second):
         with app.app_context():
             db.engine.dispose()
 
