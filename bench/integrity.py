@@ -23,10 +23,11 @@ with the style's own reason, recall by cell size, and in very satisfied schools;
 the false-flag rate on the clean cells of the coached counties, on clean counties
 (ordinary; a stress county: 30% very satisfied schools, school × item SD 0.8,
 school × group SD 0.6; and don't-know answers tied to satisfaction, in either
-direction or differing between cells), the all-top recall when the less satisfied
-say 不了解 more, and a sparse case (two coached cells in a county, where the
-false-discovery control is strictest).  Seeds are fixed: a rerun prints the same
-numbers.  The last section times ``examine`` on a county of ~100,000 responses.
+direction or differing between cells; school × group effects with heavy tails), the
+all-top recall when the less satisfied say 不了解 more, and a sparse case (two coached
+cells in a county, where the false-discovery control is strictest).  Seeds are fixed:
+a rerun prints the same numbers.  The last section times ``examine`` on a county of
+~100,000 responses.
 """
 
 from __future__ import annotations
@@ -232,8 +233,8 @@ def main() -> None:
         print(f"  template_all_top {intensity:.2f}: {share(sum(r[0] for r in rows), len(rows))}")
     print(f"  and clean cells {ceiling.clean[0]} of {ceiling.clean[1]} ({rate(*ceiling.clean)})")
 
-    for label, very_share, item_sd, group_sd, tilt, tilt_sd in (
-        ("clean counties", 0.1, 0.3, 0.3, 0.0, 0.0),
+    for label, very_share, item_sd, group_sd, tilt, tilt_sd, group_df in (
+        ("clean counties", 0.1, 0.3, 0.3, 0.0, 0.0, 0.0),
         (
             "stress: 30% very satisfied, school × item SD 0.8, school × group SD 0.6",
             0.3,
@@ -241,10 +242,12 @@ def main() -> None:
             0.6,
             0.0,
             0.0,
+            0.0,
         ),
-        ("stress: the less satisfied say 不了解 more (β = 0.7)", 0.1, 0.3, 0.3, 0.7, 0.0),
-        ("stress: the more satisfied say 不了解 more (β = −0.7)", 0.1, 0.3, 0.3, -0.7, 0.0),
-        ("stress: β differs between cells (0.3 ± 0.5)", 0.1, 0.3, 0.3, 0.3, 0.5),
+        ("stress: the less satisfied say 不了解 more (β = 0.7)", 0.1, 0.3, 0.3, 0.7, 0.0, 0.0),
+        ("stress: the more satisfied say 不了解 more (β = −0.7)", 0.1, 0.3, 0.3, -0.7, 0.0, 0.0),
+        ("stress: β differs between cells (0.3 ± 0.5)", 0.1, 0.3, 0.3, 0.3, 0.5, 0.0),
+        ("stress: school × group effects 0.6 · t₂ (heavy tails)", 0.2, 0.3, 0.6, 0.0, 0.0, 2.0),
     ):
         clean = Tally()
         flagged_counties = 0
@@ -257,6 +260,7 @@ def main() -> None:
                 school_group_sd=group_sd,
                 dont_know_tilt=tilt,
                 dont_know_tilt_sd=tilt_sd,
+                school_group_df=group_df,
             )
             flagged_counties += clean.add(county, examine([county.block])) > 0
         print(

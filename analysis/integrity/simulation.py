@@ -97,6 +97,7 @@ def simulate_county(
     coach_very_satisfied: bool = True,
     dont_know_tilt: float = 0.0,
     dont_know_tilt_sd: float = 0.0,
+    school_group_df: float = 0.0,
 ) -> SimulatedCounty:
     """One county; each ``coaching`` goes to a different random cell with at least
     ``min_coached_n`` responses (and, unless ``coach_very_satisfied``, not in a very
@@ -105,7 +106,10 @@ def simulate_county(
     ``school_group_sd``: how much one group of a school differs from its others;
     ``dont_know_tilt`` β: a respondent's don't-know rate × exp(−β (θ − level)), so with
     β > 0 the less satisfied say 不了解 more often (the rate's mean unchanged);
-    ``dont_know_tilt_sd``: β varies between cells by that SD around ``dont_know_tilt``."""
+    ``dont_know_tilt_sd``: β varies between cells by that SD around ``dont_know_tilt``;
+    ``school_group_df``: if set, the school × group effect is ``school_group_sd`` × a
+    Student-t of these degrees of freedom (heavy tails: a school whose parents are far
+    happier than its students), not normal."""
     reading = READING_SECONDS_PER_ITEM * items
     stratum_of = rng.integers(0, strata, schools)
     stratum_effect = rng.normal(0, 0.3, strata)
@@ -140,7 +144,14 @@ def simulate_county(
     for index, (s, g, n) in enumerate(cells):
         mean, sd, _, _ = GROUPS[g]
         level = (
-            mean + stratum_effect[stratum_of[s]] + school_effect[s] + rng.normal(0, school_group_sd)
+            mean
+            + stratum_effect[stratum_of[s]]
+            + school_effect[s]
+            + (
+                school_group_sd * rng.standard_t(school_group_df)
+                if school_group_df
+                else rng.normal(0, school_group_sd)
+            )
         )
         spread = sd * np.exp(rng.normal(0, 0.15))
         theta = level + rng.normal(0, spread, n)

@@ -147,6 +147,21 @@ def test_dont_knows_tied_to_satisfaction_do_not_make_clean_cells_look_coached(
     assert [(c.school, c.group) for c in report.cells if c.flagged] == []
 
 
+def test_a_school_whose_groups_differ_a_lot_is_not_flagged() -> None:
+    """School × group effects with heavy tails (0.6 · t₂: now and then a school whose
+    parents are far happier than its students): the all-top test's level prior from the
+    other groups has t tails, and no clean cell is flagged."""
+    county = simulate_county(
+        np.random.default_rng(3000),
+        schools=70,
+        very_satisfied_share=0.2,
+        school_group_sd=0.6,
+        school_group_df=2.0,
+    )
+    report = examine([county.block])
+    assert [(c.school, c.group) for c in report.cells if c.flagged] == []
+
+
 def test_a_school_where_nearly_everyone_is_all_top_is_not_flagged_for_being_good() -> None:
     county = simulate_county(np.random.default_rng(7), schools=60, very_satisfied_share=0.0)
     block = county.block
