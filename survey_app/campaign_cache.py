@@ -293,25 +293,29 @@ class Builds:
         from survey_app.transactions import read_only
 
         built = None
-        with app.app_context():
-            try:
-                read_only()
-                campaign = db.session.get_one(Campaign, campaign_id)
-                key = cache.key(campaign)
+        try:
+            with app.app_context():
                 try:
-                    built = Built(key, cache.build(campaign), datetime.now(UTC))
-                except Exception as error:
-                    if not isinstance(error, cache.refusals):
-                        logger.exception("building the %s of campaign %s", cache.name, campaign_id)
-                    cache.failed(campaign_id, key, error)
-                    raise
-                cache.keep(campaign_id, built)
-                return built
-            finally:
-                db.session.rollback()
-                if built is not None:
-                    self._share(cache, campaign_id, built)
-                claim.release()
+                    read_only()
+                    campaign = db.session.get_one(Campaign, campaign_id)
+                    key = cache.key(campaign)
+                    try:
+                        built = Built(key, cache.build(campaign), datetime.now(UTC))
+                    except Exception as error:
+                        if not isinstance(error, cache.refusals):
+                            logger.exception(
+                                "building the %s of campaign %s", cache.name, campaign_id
+                            )
+                        cache.failed(campaign_id, key, error)
+                        raise
+                    cache.keep(campaign_id, built)
+                    return built
+                finally:
+                    db.session.rollback()
+                    if built is not None:
+                        self._share(cache, campaign_id, built)
+        finally:
+            claim.release()  # whatever failed: a held lock would keep every worker waiting
 
 
 class Claim:
@@ -333,6 +337,10 @@ class Claim:
             except (LockError, RedisError) as error:
                 logger.warning("campaign cache: a build's lock not renewed (%s)", error)
                 return
+
+    @property
+    def released(self) -> bool:
+        return self._released.is_set()
 
     def release(self) -> None:
         """Stops the renewal and frees the lock (if it is still this claim's)."""

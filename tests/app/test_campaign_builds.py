@@ -315,6 +315,16 @@ def test_a_long_build_keeps_its_lock_and_a_dead_workers_lock_expires(
             db.engine.dispose()
 
 
+def test_a_build_that_fails_before_it_starts_still_frees_its_claim():
+    """Not even an app context (here: no app): the claim, and so the lock other workers
+    wait on, is released all the same."""
+    claim = campaign_cache.Claim(None)
+    cache: CampaignCache[str] = CampaignCache("never", (), lambda campaign: "never")
+    with pytest.raises(AttributeError):
+        campaign_cache.Builds()._run(object(), cache, 1, claim)  # type: ignore[arg-type]
+    assert claim.released
+
+
 def test_an_unreachable_redis_builds_in_the_worker_unshared(threaded_app):
     url = threaded_app.config["SQLALCHEMY_DATABASE_URI"]
     worker = make_app(url, JOBS_REDIS_URL="redis://127.0.0.1:1/0")
