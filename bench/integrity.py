@@ -78,6 +78,24 @@ REASON = {
     "proxy": PROXY_FILLING,
 }
 PER_COUNTY = 2
+# clean counties (no coaching): what differs from simulate_county's defaults
+CLEAN_SCENARIOS: tuple[tuple[str, dict[str, float]], ...] = (
+    ("clean counties", {}),
+    (
+        "stress: 30% very satisfied, school × item SD 0.8, school × group SD 0.6",
+        {"very_satisfied_share": 0.3, "school_item_sd": 0.8, "school_group_sd": 0.6},
+    ),
+    ("stress: the less satisfied say 不了解 more (β = 0.7)", {"dont_know_tilt": 0.7}),
+    ("stress: the more satisfied say 不了解 more (β = −0.7)", {"dont_know_tilt": -0.7}),
+    (
+        "stress: β differs between cells (0.3 ± 0.5)",
+        {"dont_know_tilt": 0.3, "dont_know_tilt_sd": 0.5},
+    ),
+    (
+        "stress: school × group effects 0.6 · t₂ (heavy tails)",
+        {"very_satisfied_share": 0.2, "school_group_sd": 0.6, "school_group_df": 2.0},
+    ),
+)
 SPARSE = {"template_mixed": 0.5, "template_all_top": 0.8, "erased": 1.0, "proxy": 1 / 3}
 
 
@@ -233,35 +251,11 @@ def main() -> None:
         print(f"  template_all_top {intensity:.2f}: {share(sum(r[0] for r in rows), len(rows))}")
     print(f"  and clean cells {ceiling.clean[0]} of {ceiling.clean[1]} ({rate(*ceiling.clean)})")
 
-    for label, very_share, item_sd, group_sd, tilt, tilt_sd, group_df in (
-        ("clean counties", 0.1, 0.3, 0.3, 0.0, 0.0, 0.0),
-        (
-            "stress: 30% very satisfied, school × item SD 0.8, school × group SD 0.6",
-            0.3,
-            0.8,
-            0.6,
-            0.0,
-            0.0,
-            0.0,
-        ),
-        ("stress: the less satisfied say 不了解 more (β = 0.7)", 0.1, 0.3, 0.3, 0.7, 0.0, 0.0),
-        ("stress: the more satisfied say 不了解 more (β = −0.7)", 0.1, 0.3, 0.3, -0.7, 0.0, 0.0),
-        ("stress: β differs between cells (0.3 ± 0.5)", 0.1, 0.3, 0.3, 0.3, 0.5, 0.0),
-        ("stress: school × group effects 0.6 · t₂ (heavy tails)", 0.2, 0.3, 0.6, 0.0, 0.0, 2.0),
-    ):
+    for label, scenario in CLEAN_SCENARIOS:
         clean = Tally()
         flagged_counties = 0
         for _ in range(args.clean_counties):
-            county = simulate_county(
-                rng,
-                schools=args.schools,
-                very_satisfied_share=very_share,
-                school_item_sd=item_sd,
-                school_group_sd=group_sd,
-                dont_know_tilt=tilt,
-                dont_know_tilt_sd=tilt_sd,
-                school_group_df=group_df,
-            )
+            county = simulate_county(rng, schools=args.schools, **scenario)
             flagged_counties += clean.add(county, examine([county.block])) > 0
         print(
             f"{label}: {clean.clean[0]} of {clean.clean[1]} cells flagged "

@@ -122,20 +122,22 @@ def top_excess_test(
         shape=(these.shape[0], n_kinds),
     )
     county = cell_county[these]
+    # per σ, each kind's log-likelihood on the μ grid: for β, then for the cells
+    logliks = [_kind_loglik(*_tables(k, float(sigma)), kinds) for sigma in SIGMA_GRID]
     tilt = np.zeros(group_items.size)
-    tilt[: int(county.max()) + 1] = _missing_item_tilt(counts, kinds, county, n_complete[these], k)
+    tilt[: int(county.max()) + 1] = _missing_item_tilt(
+        counts, kinds, county, n_complete[these], logliks
+    )
     kind_tilt = tilt[kinds[:, 3]] * kinds[:, 2]
     n = n_complete[these].astype(np.float64)
     # (σ, cell, μ): log-likelihood of the respondents used, P(complete all-top vector)
     truncated = np.empty((SIGMA_GRID.shape[0], these.shape[0], MU_GRID.shape[0]))
     share = np.empty_like(truncated)
     items = group_items[county]
-    for s, sigma in enumerate(SIGMA_GRID):
-        log_p, log_below = _tables(k, float(sigma))
-        loglik = _kind_loglik(log_p, log_below, kinds)
+    for s, (sigma, loglik) in enumerate(zip(SIGMA_GRID, logliks, strict=True)):
         lagged = _lag_index(_lag(kind_tilt, float(sigma)))
         truncated[s] = counts @ np.take_along_axis(loglik, lagged, axis=1)
-        share[s] = np.exp(log_p[items, items])
+        share[s] = np.exp(_tables(k, float(sigma))[0][items, items])
     hits_all = all_top[these][None, :, None].astype(np.float64)
     full = truncated + _bernoulli_loglik(hits_all, n[None, :, None], share)
     log_prior = _sigma_prior(full, cell_county[these])  # (cells, σ)
@@ -186,20 +188,18 @@ def _missing_item_tilt(
     kinds: NDArray[np.int64],
     county: IntArray,
     n_complete: NDArray[np.int64],
-    k: int,
+    logliks: list[FloatArray],
 ) -> FloatArray:
     """Per county group, β on the grid ``TILTS``: the level of a respondent with d
     missing items is μ − β·σ²·d.  Maximum marginal likelihood (flat over the (σ, μ)
-    grid) on the group's ``TILT_CELLS`` largest cells; the complete all-top answers,
+    grid) on the group's ``TILT_CELLS`` largest cells (``logliks``: per σ of
+    ``SIGMA_GRID``, the kinds' :func:`_kind_loglik`); the complete all-top answers,
     where copies would be, do not enter it.  With don't-knows independent of
     satisfaction β is 0; when the less satisfied say 不了解 more often, ignoring β
     would put the complete answerers' level too low and honest all-top answers would
     look like copies."""
     out = np.zeros(int(county.max()) + 1)
     missing = kinds[:, 2]
-    tables = [
-        (float(sigma), _kind_loglik(*_tables(k, float(sigma)), kinds)) for sigma in SIGMA_GRID
-    ]
     for g in np.unique(county).tolist():
         d_values = np.unique(missing[(kinds[:, 3] == g) & (missing > 0)]).tolist()
         if not d_values:
@@ -210,7 +210,7 @@ def _missing_item_tilt(
         # per σ, each cell's log-likelihood (cells, μ) of its rows with d missing items
         by_d = [
             (sigma, {d: mine[:, missing == d] @ loglik[missing == d] for d in [0, *d_values]})
-            for sigma, loglik in tables
+            for sigma, loglik in zip(SIGMA_GRID.tolist(), logliks, strict=True)
         ]
         out[g] = _grid_maximum(partial(_tilt_log_marginal, by_d, d_values))
     return out
