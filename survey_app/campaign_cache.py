@@ -329,13 +329,8 @@ class Claim:
             threading.Thread(target=self._renew, name="campaign-build-lock", daemon=True).start()
 
     def _renew(self) -> None:
-        from redis.exceptions import LockError, RedisError
-
         while not self._released.wait(RENEW_SECONDS):
-            try:
-                self._lock.reacquire()
-            except (LockError, RedisError) as error:
-                logger.warning("campaign cache: a build's lock not renewed (%s)", error)
+            if not self._lock_step(self._lock.reacquire, "renewed"):
                 return
 
     @property
@@ -345,14 +340,20 @@ class Claim:
     def release(self) -> None:
         """Stops the renewal and frees the lock (if it is still this claim's)."""
         self._released.set()
-        if self._lock is None:
-            return
+        if self._lock is not None:
+            self._lock_step(self._lock.release, "released")
+
+    @staticmethod
+    def _lock_step(step: Callable[[], object], done: str) -> bool:
+        """``step`` on the lock; False (logged) when Redis or the lock's token refuse it."""
         from redis.exceptions import LockError, RedisError
 
         try:
-            self._lock.release()
+            step()
         except (LockError, RedisError) as error:
-            logger.warning("campaign cache: a build's lock not released (%s)", error)
+            logger.warning("campaign cache: a build's lock not %s (%s)", done, error)
+            return False
+        return True
 
 
 def _value_key(cache: CampaignCache[Any], campaign_id: int) -> str:

@@ -225,7 +225,18 @@ def redis_url(redis_db) -> str:
     return redis_db[0]
 
 
-def test_workers_share_one_build_through_redis(threaded_app, redis_url):
+@pytest.fixture
+def workers(threaded_app, redis_url) -> Iterator[tuple[Flask, Flask]]:
+    """Two gunicorn workers: two apps on the threaded app's database and one Redis."""
+    url = threaded_app.config["SQLALCHEMY_DATABASE_URI"]
+    first, second = (make_app(url, JOBS_REDIS_URL=redis_url) for _ in range(2))
+    yield first, second
+    for app in (first, second):
+        with app.app_context():
+            db.engine.dispose()
+
+
+def test_workers_share_one_build_through_redis(workers):
     """Two workers: two apps on one database, each with its own process-local cache
     (two CampaignCache objects of one name) and the same Redis; the value that goes
     through Redis is a real results page."""
@@ -240,8 +251,7 @@ def test_workers_share_one_build_through_redis(threaded_app, redis_url):
 
         return build
 
-    url = threaded_app.config["SQLALCHEMY_DATABASE_URI"]
-    first, second = (make_app(url, JOBS_REDIS_URL=redis_url) for _ in range(2))
+    first, second = workers
     first_cache = CampaignCache("shared", (CHANGE,), counted("first"))
     second_cache = CampaignCache("shared", (CHANGE,), counted("second"))
     assert _fetch(first, first_cache, wait=0) == Fetched(None, current=False)
@@ -257,19 +267,17 @@ def test_workers_share_one_build_through_redis(threaded_app, redis_url):
     assert kept.built is not None
     assert fetched.built.value == kept.built.value  # the first worker's page, unpickled
     assert fetched.built.value.found["county"]["verdict"] in VERDICT_LABELS
-    for app in (first, second):
+    for app in workers:
         assert isinstance(app.extensions[campaign_cache.EXTENSION], campaign_cache.Builds)
-        with app.app_context():
-            db.engine.dispose()
 
 
 def test_a_long_build_keeps_its_lock_and_a_dead_workers_lock_expires(
-    threaded_app, redis_db, monkeypatch
+    workers, redis_db, monkeypatch
 ):
     """The lock lives LOCK_SECONDS (here 1 s) and is renewed while its build runs (here
     for 2.5 s): the other worker does not build meanwhile.  A lock left by a worker
     that died (set and never renewed) keeps the build away only until it expires."""
-    redis_url, connection = redis_db
+    _url, connection = redis_db
     monkeypatch.setattr(campaign_cache, "LOCK_SECONDS", 1)
     monkeypatch.setattr(campaign_cache, "RENEW_SECONDS", 0.2)
     calls: list[str] = []
@@ -283,8 +291,7 @@ def test_a_long_build_keeps_its_lock_and_a_dead_workers_lock_expires(
 
         return build
 
-    url = threaded_app.config["SQLALCHEMY_DATABASE_URI"]
-    first, second = (make_app(url, JOBS_REDIS_URL=redis_url) for _ in range(2))
+    first, second = workers
     first_cache = CampaignCache("locked", (), slow("first"))
     second_cache = CampaignCache("locked", (), slow("second"))
     with first.app_context():
@@ -310,9 +317,6 @@ def test_a_long_build_keeps_its_lock_and_a_dead_workers_lock_expires(
     _until(lambda: not connection.exists(dead_key), seconds=10)
     assert _fetch(second, dead, wait=60).built is not None
     assert calls == ["first", "second"]
-    for app in (first, second):
-        with app.app_context():
-            db.engine.dispose()
 
 
 def test_a_build_that_fails_before_it_starts_still_frees_its_claim():
