@@ -41,8 +41,10 @@ here too):
   two ten-minute bursts at a fifth of the reading time, nearly the same answers each
   time. The rest of the campaign is as above.
 
-Reproducible: the same campaign, seed and ``now`` give the same answers (the codes
-themselves are random, as every code is). Plain functions: they flush, the caller
+Reproducible: the same campaign and seed give the same answers whatever ``now`` is
+(the times come from a random stream of their own, so a longer window moves the times,
+not the answers), and with the same ``now`` the same times too (the codes themselves
+are random, as every code is). Plain functions: they flush, the caller
 commits.
 """
 
@@ -224,9 +226,9 @@ def simulate_fieldwork(
     window = _window(campaign, now)
     cells = planned_cells(campaign)
     counts = allocate_responses(cells, n)
-    rng = np.random.default_rng(seed)
-    simulator = _Simulator(campaign, rng, window, items_per_page)
-    styles = _coached_cells(cells, counts, coached, rng)
+    answers, clock = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+    simulator = _Simulator(campaign, answers, clock, window, items_per_page)
+    styles = _coached_cells(cells, counts, coached, answers)
     per_group: Counter[str] = Counter()
     for index, (cell, count) in enumerate(zip(cells, counts, strict=True)):
         if count:
@@ -285,17 +287,21 @@ def _calibrated_logit(rate: float, sd: float) -> float:
 
 
 class _Simulator:
-    """The random state of one simulation: effects drawn once, respondents one by one."""
+    """The random state of one simulation: effects drawn once, respondents one by one;
+    what they answer from ``rng``, when and how fast from ``clock`` (how many draws a
+    start time takes depends on the window)."""
 
     def __init__(
         self,
         campaign: Campaign,
         rng: np.random.Generator,
+        clock: np.random.Generator,
         window: tuple[datetime, datetime],
         items_per_page: int,
     ) -> None:
         self.campaign = campaign
         self.rng = rng
+        self.clock = clock
         self.opens, self.ends = window
         self.items_per_page = items_per_page
         self.unit_effects: dict[tuple[str, int], float] = {}
@@ -317,7 +323,11 @@ class _Simulator:
             assert cell.link is not None  # noqa: S101 - a cell is one of the three
             return self._fill_link(cell.link, count, ("link", cell.link.id))
         effect = self._unit_effect(unit)
-        coach = _Coach(coaching, self.rng, self._start(), self._start()) if coaching else None
+        coach = (
+            _Coach(coaching, self.rng, self.clock, self._start(), self._start())
+            if coaching
+            else None
+        )
         for typed in codes:
             start = self._start()
             code = services.find_code(typed)  # the QR slip scanned
@@ -373,14 +383,14 @@ class _Simulator:
         span = (self.ends - self.opens).total_seconds()
         days = max(1, math.ceil(span / 86_400))
         for _attempt in range(20):
-            day = int(self.rng.integers(days))
-            hour = float(self.rng.triangular(7, 19, 22)) - 8  # UTC+8 → UTC
+            day = int(self.clock.integers(days))
+            hour = float(self.clock.triangular(7, 19, 22)) - 8  # UTC+8 → UTC
             moment = self.opens.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(
                 days=day, hours=hour
             )
             if self.opens <= moment < self.ends - timedelta(minutes=30):
                 return moment
-        return self.opens + timedelta(seconds=float(self.rng.uniform(0, span - 1_800)))
+        return self.opens + timedelta(seconds=float(self.clock.uniform(0, span - 1_800)))
 
     def _item_effect(self, questionnaire: str, item: Item) -> float:
         key = (questionnaire, item.id)
@@ -409,7 +419,7 @@ class _Simulator:
         pace = PROXY_SPEED if coach is not None and coach.style == "proxy" else 1.0
         if pace < 1:
             per_item = READING_SECONDS_PER_ITEM * pace  # the integrity checks' reading time
-        welcome = WELCOME_SECONDS * float(self.rng.lognormal(0, 0.4))
+        welcome = WELCOME_SECONDS * float(self.clock.lognormal(0, 0.4))
         moment = start + timedelta(seconds=welcome * pace)
         pages = services.paginate(items, self.items_per_page)
         for number, page in enumerate(pages, start=1):
@@ -418,17 +428,17 @@ class _Simulator:
             }
             if coach is not None:
                 answers = coach.answers(items, answers)
-            seconds = sum(per_item * float(self.rng.lognormal(0, 0.45)) for _item in page)
+            seconds = sum(per_item * float(self.clock.lognormal(0, 0.45)) for _item in page)
             moment += timedelta(seconds=seconds)
             comment = None
             last = number == len(pages)
             if last and language == "zh_Hans" and self.rng.random() < COMMENT_SHARE:
                 comment = COMMENTS[int(self.rng.integers(len(COMMENTS)))]
-                moment += timedelta(seconds=float(self.rng.uniform(20, 90)))
+                moment += timedelta(seconds=float(self.clock.uniform(20, 90)))
             services.save_draft(
                 code, answers, moment, language=language, comment=comment, hold=hold
             )
-        moment += timedelta(seconds=float(self.rng.uniform(3, 25)) * pace)  # the review screen
+        moment += timedelta(seconds=float(self.clock.uniform(3, 25)) * pace)  # the review screen
         services.submit_response(code.id, min(moment, self.ends - timedelta(seconds=1)), language)
 
     def _choice(self, questionnaire: str, item: Item, person: float, group: str) -> int:
@@ -458,10 +468,16 @@ class _Coach:
     group (its template, its two bursts), applied respondent by respondent."""
 
     def __init__(
-        self, style: str, rng: np.random.Generator, first: datetime, second: datetime
+        self,
+        style: str,
+        rng: np.random.Generator,
+        clock: np.random.Generator,
+        first: datetime,
+        second: datetime,
     ) -> None:
         self.style = style
         self.rng = rng
+        self.clock = clock
         self.bursts = (first, second)
         self.template: dict[str, int] = {}
         self.current: str | None = None
@@ -474,8 +490,8 @@ class _Coach:
         return self.current
 
     def burst_start(self) -> datetime:
-        burst = self.bursts[int(self.rng.integers(2))]
-        return burst + timedelta(seconds=float(self.rng.uniform(0, 600)))
+        burst = self.bursts[int(self.clock.integers(2))]
+        return burst + timedelta(seconds=float(self.clock.uniform(0, 600)))
 
     def answers(self, items: Sequence[Item], chosen: dict[str, int]) -> dict[str, int]:
         if self.current is None:

@@ -42,8 +42,10 @@ def _count(statement) -> int:
     return int(db.session.scalar(statement) or 0)
 
 
-def _digest(campaign_id: int) -> str:
-    """The answer table and each response's cell, in an order that names no row id."""
+def _digest(campaign_id: int, *, times: bool = True) -> str:
+    """The answer table and each response's cell (and when and how fast it was answered,
+    unless not ``times``), in an order that names no row id."""
+    timing = (Response.submitted_minute, Response.duration_seconds) if times else ()
     rows = db.session.execute(
         select(
             Response.id,
@@ -52,9 +54,8 @@ def _digest(campaign_id: int) -> str:
             Response.stratum_id,
             Response.reading_level,
             Response.language,
-            Response.submitted_minute,
-            Response.duration_seconds,
             Response.comment,
+            *timing,
         ).where(Response.campaign_id == campaign_id)
     ).all()
     answers: dict[int, list[tuple[str, int]]] = {}
@@ -207,6 +208,24 @@ def test_the_same_seed_gives_the_same_answers(campaign):
     assert _count(select(func.count()).select_from(Response)) == 0  # rolled back
     assert run(7) == first
     assert run(8) != first
+
+
+def test_the_answers_do_not_depend_on_when_the_fieldwork_is_simulated(campaign):
+    """A longer window moves the start times (drawn until one falls in the daytime)
+    but not the answers: a test of a seed's answers holds whatever day it runs."""
+
+    def run(now: datetime) -> tuple[str, str]:
+        savepoint = db.session.begin_nested()
+        c = db.session.get(Campaign, campaign.id)
+        demo_fieldwork.simulate_fieldwork(c, 150, seed=7, now=now)
+        digests = _digest(campaign.id, times=False), _digest(campaign.id)
+        savepoint.rollback()
+        return digests
+
+    answers, timed = run(NOW)
+    earlier_answers, earlier_timed = run(NOW - timedelta(days=2, hours=5, minutes=17))
+    assert earlier_answers == answers
+    assert earlier_timed != timed  # the times did move
 
 
 def test_the_open_link_never_fills_past_its_quota(campaign):
