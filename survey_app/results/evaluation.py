@@ -27,7 +27,7 @@ from analysis.recognition import (
 )
 from analysis.recognition_tables import AnswerPositions
 from survey_app.models import Campaign
-from survey_app.results.loader import CampaignData, CellCut, load_campaign
+from survey_app.results.loader import CampaignData, CellCut, StoredCampaign, load_campaign
 from survey_app.vocabulary import RESPONDENT_GROUPS
 
 
@@ -45,10 +45,15 @@ class Evaluation:
     missing_groups: tuple[str, ...]
 
 
-def evaluate_campaign(campaign: Campaign, cuts: Sequence[CellCut] | None = None) -> Evaluation:
+def evaluate_campaign(
+    campaign: Campaign,
+    cuts: Sequence[CellCut] | None = None,
+    stored_campaign: StoredCampaign | None = None,
+) -> Evaluation:
     """The campaign's evaluation without the cells of ``cuts`` (default: those a person
-    set aside after the integrity checks; ``()``: every response in the plan)."""
-    data = load_campaign(campaign, cuts)
+    set aside after the integrity checks; ``()``: every response in the plan), of the
+    responses ``stored_campaign`` read (default: read now)."""
+    data = load_campaign(campaign, cuts, stored_campaign)
     if data.n == 0:
         raise NoResponses(f"campaign {campaign.key} has no responses to evaluate")
     counts = np.bincount(data.group_index, minlength=len(RESPONDENT_GROUPS))

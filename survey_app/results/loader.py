@@ -228,14 +228,41 @@ def decided_cuts(campaign: Campaign) -> tuple[CellCut, ...]:
     return tuple(CellCut(school, group, math.floor(_minutes(at))) for school, group, at in rows)
 
 
-def load_campaign(campaign: Campaign, cuts: Sequence[CellCut] | None = None) -> CampaignData:
-    """The campaign's responses with their weights (see the module's docstring), without
-    the cells cut: by default those of a person's integrity decisions
-    (:func:`decided_cuts`); ``cuts=()`` keeps every response in the plan."""
+@dataclass(frozen=True, eq=False)
+class StoredCampaign:
+    """A campaign's responses and plan as read at one moment: every cut of it
+    (:func:`load_campaign`'s ``stored``) comes from the same responses, so the verdicts a
+    page puts side by side differ only by what was cut, and the database is read once."""
+
+    campaign: Campaign
+    stored: _Stored
+    strata: _Strata
+    cells: _Cells
+    unit: NDArray[np.int64]
+    reason: NDArray[np.intp]  # why set aside before any cut (0: kept)
+
+
+def read_campaign(campaign: Campaign) -> StoredCampaign:
     stored = _Stored.read(campaign)
     strata = _Strata.read(campaign)
     cells = _Cells.build(campaign, strata)
     unit, reason = cells.units(stored, strata)
+    return StoredCampaign(campaign, stored, strata, cells, unit, reason)
+
+
+def load_campaign(
+    campaign: Campaign,
+    cuts: Sequence[CellCut] | None = None,
+    stored_campaign: StoredCampaign | None = None,
+) -> CampaignData:
+    """The campaign's responses with their weights (see the module's docstring), without
+    the cells cut: by default those of a person's integrity decisions
+    (:func:`decided_cuts`); ``cuts=()`` keeps every response in the plan.
+    ``stored_campaign``: the campaign as :func:`read_campaign` read it (else read now)."""
+    if stored_campaign is None:
+        stored_campaign = read_campaign(campaign)
+    stored, strata, cells = stored_campaign.stored, stored_campaign.strata, stored_campaign.cells
+    unit, reason = stored_campaign.unit, stored_campaign.reason.copy()
     _cut(stored, reason, decided_cuts(campaign) if cuts is None else cuts)
     set_aside = {
         name: int(np.count_nonzero(reason == code))

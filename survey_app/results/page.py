@@ -27,7 +27,13 @@ from survey_app.results.evaluation import (
     evaluation_json,
     rate_json,
 )
-from survey_app.results.loader import CampaignData, CellCut
+from survey_app.results.loader import (
+    CampaignData,
+    CellCut,
+    StoredCampaign,
+    load_campaign,
+    read_campaign,
+)
 from survey_app.vocabulary import LOCATIONS, RESPONDENT_GROUPS, SCHOOL_LEVELS
 
 if TYPE_CHECKING:
@@ -114,12 +120,14 @@ def _durations(data: CampaignData) -> list[dict[str, Any]]:
 def build_page(campaign: Campaign, progress: Callable[[str], None] | None = None) -> ResultsPage:
     """The page's figures; ``progress`` (the report's job) is told ``computing`` once
     the responses are loaded and evaluated, when the breakdowns begin."""
-    evaluation = evaluate_campaign(campaign)
+    stored = read_campaign(campaign)  # every figure below from the same responses
+    evaluation = evaluate_campaign(campaign, stored_campaign=stored)
     if progress is not None:
         progress("computing")
     from survey_app.integrity import checks  # scipy.stats: imported when a page is built
 
-    uncut = None if evaluation.data.cut_by_decisions else evaluation.data
+    data = evaluation.data
+    uncut = load_campaign(campaign, (), stored) if data.cut_by_decisions else data
     found = checks.examine_campaign(campaign, uncut)
     integrity = checks.summary(found)
     return ResultsPage(
@@ -131,20 +139,26 @@ def build_page(campaign: Campaign, progress: Callable[[str], None] | None = None
         item_versions=evaluation.data.item_versions,
         caveats=evaluation.report.design_caveats if evaluation.report else (),
         integrity=integrity,
-        compared=verdicts_compared(campaign, evaluation, found) if integrity["cells"] else None,
+        compared=(
+            verdicts_compared(campaign, evaluation, found, stored) if integrity["cells"] else None
+        ),
     )
 
 
 def verdicts_compared(
-    campaign: Campaign, decided: Evaluation, found: CampaignIntegrity
+    campaign: Campaign,
+    decided: Evaluation,
+    found: CampaignIntegrity,
+    stored: StoredCampaign | None = None,
 ) -> dict[str, Any]:
     """The county's verdict with every response, without the flagged schools' groups, and
     as people decided (the figures of the page): side by side, so the flags' weight on
-    the verdict shows before anyone sets a group aside."""
+    the verdict shows before anyone sets a group aside; all three of the responses
+    ``stored`` read (the ones ``decided`` was computed from)."""
 
     def county(cuts: tuple[CellCut, ...] | None, given: Evaluation | None = None) -> dict[str, Any]:
         try:
-            found_json = evaluation_json(given or evaluate_campaign(campaign, cuts))
+            found_json = evaluation_json(given or evaluate_campaign(campaign, cuts, stored))
         except NoResponses:
             return {"verdict": "no_data", "responses": 0}
         return {**found_json["county"], "responses": found_json["responses"]}

@@ -23,8 +23,9 @@ from survey_app.extensions import db
 from survey_app.integrity import checks
 from survey_app.integrity.decisions import EVALUATOR_DECISIONS, decide
 from survey_app.models import AuditEvent, Campaign, IntegrityDecision, School, User
+from survey_app.results import loader, report
 from survey_app.results import page as results_page
-from survey_app.results import report
+from survey_app.results.evaluation import evaluate_campaign, evaluation_json
 from survey_app.results.loader import load_campaign
 from tests.app.conftest import csrf_token, pdf_text
 
@@ -215,6 +216,38 @@ def test_the_report_prints_the_flags_and_the_verdict_three_ways(app, coached, si
     page = results_page.cached_page(campaign)
     assert page.compared is not None
     assert page.compared["as_decided"]["responses"] < page.compared["all"]["responses"]
+
+
+def test_the_page_reads_the_responses_once_for_its_three_verdicts(coached, monkeypatch):
+    """Every figure of the page comes from one read of the responses (so the verdicts
+    side by side differ only by what was cut, even while responses arrive), and each
+    verdict is the one a fresh read with its cuts gives."""
+    campaign = db.session.get(Campaign, coached_campaign_id())
+    school, group, _style = coached.coached[0]
+    decide(campaign, school, group, "set_aside", "家长群发布标准答案", allowed=EVALUATOR_DECISIONS)
+    reads = []
+    original = loader._Stored.read
+    monkeypatch.setattr(
+        loader._Stored, "read", classmethod(lambda cls, c: reads.append(1) or original(c))
+    )
+    page = results_page.build_page(campaign)
+    assert len(reads) == 1
+    assert page.compared is not None
+    found = checks.examine_campaign(campaign)
+    fresh = {
+        "all": evaluate_campaign(campaign, ()),
+        "without_flagged": evaluate_campaign(campaign, found.cuts()),
+        "as_decided": evaluate_campaign(campaign),
+    }
+    for name, evaluation in fresh.items():
+        expected = evaluation_json(evaluation)
+        assert page.compared[name]["responses"] == expected["responses"], name
+        assert page.compared[name]["estimate"] == expected["county"]["estimate"], name
+    assert (
+        page.compared["as_decided"]["responses"]
+        < page.compared["all"]["responses"]
+        > page.compared["without_flagged"]["responses"]
+    )
 
 
 form_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=600)
