@@ -219,6 +219,18 @@ def all_top_probability(truth: CellTruth) -> float:
     return float(np.exp(log_top.sum(axis=1)) @ weights / weights.sum())
 
 
+def graded_log_probabilities(
+    theta: NDArray[np.float64], slope: NDArray[np.float64], locations: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """log P(code c | θ) of the simulation's graded model, (θ, items, codes 1..4): what a
+    test knowing the item model (``CellTruth.slope`` and ``locations``) would use."""
+    b = locations[None, :, None] + THRESHOLDS[None, None, :]
+    at_least = 1 / (1 + np.exp(-slope[None, :, None] * (theta[:, None, None] - b)))
+    ones = np.ones(at_least.shape[:2] + (1,))
+    cumulative = np.concatenate([ones, at_least, 0 * ones], axis=2)
+    return np.log(np.clip(cumulative[:, :, :-1] - cumulative[:, :, 1:], 1e-300, 1.0))
+
+
 def _graded(
     rng: np.random.Generator,
     theta: NDArray[np.float64],

@@ -28,6 +28,7 @@ from analysis.integrity.simulation import (
     Coaching,
     _graded,
     all_top_probability,
+    graded_log_probabilities,
     simulate_county,
 )
 
@@ -350,3 +351,18 @@ def test_the_simulations_true_all_top_probability_is_what_its_respondents_give(s
         drawn = float((_graded(rng, theta, truth.slope, truth.locations) == 4).all(axis=1).mean())
         expected = all_top_probability(truth)
         assert abs(drawn - expected) <= 4 * np.sqrt(expected * (1 - expected) / 100_000) + 1e-9
+
+
+def test_the_simulations_graded_probabilities_are_what_its_respondents_give() -> None:
+    """``bench/integrity_gap.py`` gives tests the item model through
+    ``graded_log_probabilities``: at fixed θ, the share of each code among many drawn
+    respondents is its probability (within 4 standard errors), and the codes' sum to 1."""
+    county = simulate_county(np.random.default_rng(5), schools=2)
+    truth = next(iter(county.truth.values()))
+    rng = np.random.default_rng(6)
+    for theta in (-2.0, 0.5, 3.0):
+        drawn = _graded(rng, np.full(50_000, theta), truth.slope, truth.locations)
+        p = np.exp(graded_log_probabilities(np.array([theta]), truth.slope, truth.locations))[0]
+        np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-12)
+        share = np.stack([(drawn == c).mean(axis=0) for c in range(1, 5)], axis=1)
+        assert np.all(np.abs(share - p) <= 4 * np.sqrt(p * (1 - p) / 50_000) + 1e-9)
