@@ -36,6 +36,7 @@ import argparse
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -48,6 +49,7 @@ from analysis.integrity import (  # noqa: E402
     ERASED_DISSATISFACTION,
     PROXY_FILLING,
     TEMPLATE_COPYING,
+    CellFinding,
     IntegrityReport,
     examine,
 )
@@ -148,18 +150,30 @@ def ceiling_flags(county: SimulatedCounty, report: IntegrityReport) -> dict[tupl
     combined as ``examine`` does: Bonferroni, then BH at 5% over the county).  No
     test on answers can know a school's true level and spread, so this is what the
     answers allow at best: the recall a real test could approach, not exceed."""
-    cells = [c for c in report.cells if not c.statistics["too_small"]]
-    rows = []
-    for cell in cells:
-        truth = county.truth[(cell.school, cell.group)]
-        tests = dict(cell.statistics["test_p_values"])
-        tests["all_top_vectors"] = float(
+
+    def true_p(cell: CellFinding) -> float:
+        return float(
             stats.binom.sf(
                 cell.statistics["all_top"] - 1,
                 cell.statistics["complete_answers"],
-                all_top_probability(truth),
+                all_top_probability(county.truth[(cell.school, cell.group)]),
             )
         )
+
+    return flags_with_all_top(report, true_p)
+
+
+def flags_with_all_top(
+    report: IntegrityReport, all_top_p: Callable[[CellFinding], float]
+) -> dict[tuple[str, str], bool]:
+    """The cells flagged when ``all_top_p`` gives each examined cell's all-top p-value
+    and the other four tests are ``examine``'s, combined as it does (Bonferroni, then
+    BH at its FDR over the county)."""
+    cells = [c for c in report.cells if not c.statistics["too_small"]]
+    rows = []
+    for cell in cells:
+        tests = dict(cell.statistics["test_p_values"])
+        tests["all_top_vectors"] = all_top_p(cell)
         rows.append(list(tests.values()))
     rejected, _ = benjamini_hochberg(bonferroni_min(np.array(rows)), report.settings["fdr"])
     return {(c.school, c.group): bool(r) for c, r in zip(cells, rejected, strict=True)}

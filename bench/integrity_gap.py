@@ -40,10 +40,16 @@ from scipy.special import logsumexp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from integrity import INTENSITIES, Tally, ceiling_flags, coached_county, share  # noqa: E402
+from integrity import (  # noqa: E402
+    INTENSITIES,
+    Tally,
+    ceiling_flags,
+    coached_county,
+    flags_with_all_top,
+    share,
+)
 
-from analysis.integrity import IntegrityReport, examine  # noqa: E402
-from analysis.integrity.multiplicity import benjamini_hochberg, bonferroni_min  # noqa: E402
+from analysis.integrity import CellFinding, IntegrityReport, examine  # noqa: E402
 from analysis.integrity.simulation import (  # noqa: E402
     GROUPS,
     SCALE_MAX,
@@ -109,19 +115,14 @@ def partial_truth_flags(
     """The cells flagged with the all-top p-value above in place of ``examine``'s."""
     block = county.block
     county_locations = np.mean([t.locations for t in county.truth.values()], axis=0)
-    cells = [c for c in report.cells if not c.statistics["too_small"]]
-    rows = []
-    for cell in cells:
+
+    def partial_p(cell: CellFinding) -> float:
         truth = county.truth[(cell.school, cell.group)]
         mine = (block.school == cell.school) & (block.group == cell.group)
         locations = truth.locations if items == "school" else county_locations
-        tests = dict(cell.statistics["test_p_values"])
-        tests["all_top_vectors"] = all_top_p_value(
-            block.answers[mine], truth, cell.group, locations, level_sd
-        )
-        rows.append(list(tests.values()))
-    rejected, _ = benjamini_hochberg(bonferroni_min(np.array(rows)), report.settings["fdr"])
-    return {(c.school, c.group): bool(r) for c, r in zip(cells, rejected, strict=True)}
+        return all_top_p_value(block.answers[mine], truth, cell.group, locations, level_sd)
+
+    return flags_with_all_top(report, partial_p)
 
 
 def main() -> None:

@@ -224,8 +224,7 @@ def graded_log_probabilities(
 ) -> NDArray[np.float64]:
     """log P(code c | θ) of the simulation's graded model, (θ, items, codes 1..4): what a
     test knowing the item model (``CellTruth.slope`` and ``locations``) would use."""
-    b = locations[None, :, None] + THRESHOLDS[None, None, :]
-    at_least = 1 / (1 + np.exp(-slope[None, :, None] * (theta[:, None, None] - b)))
+    at_least = _at_least(theta, slope, locations)
     ones = np.ones(at_least.shape[:2] + (1,))
     cumulative = np.concatenate([ones, at_least, 0 * ones], axis=2)
     return np.log(np.clip(cumulative[:, :, :-1] - cumulative[:, :, 1:], 1e-300, 1.0))
@@ -238,10 +237,17 @@ def _graded(
     location: NDArray[np.float64],
 ) -> NDArray[np.int16]:
     """Codes 1..4 from the cumulative-logit model P(y ≥ c) = logistic(a (θ − b_c))."""
-    b = location[None, :, None] + THRESHOLDS[None, None, :]
-    p_at_least = 1 / (1 + np.exp(-slope[None, :, None] * (theta[:, None, None] - b)))
     u = rng.random((theta.shape[0], location.shape[0], 1))
-    return (1 + (u < p_at_least).sum(axis=2)).astype(np.int16)
+    return (1 + (u < _at_least(theta, slope, location)).sum(axis=2)).astype(np.int16)
+
+
+def _at_least(
+    theta: NDArray[np.float64], slope: NDArray[np.float64], locations: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """P(code ≥ c | θ) for c = 2, 3, 4, (θ, items, 3): the graded model's cumulative
+    probabilities, shared by the draws and by :func:`graded_log_probabilities`."""
+    b = locations[None, :, None] + THRESHOLDS[None, None, :]
+    return 1 / (1 + np.exp(-slope[None, :, None] * (theta[:, None, None] - b)))
 
 
 def _waves(rng: np.random.Generator, n: int) -> NDArray[np.float64]:
