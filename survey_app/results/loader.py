@@ -234,7 +234,6 @@ class StoredCampaign:
     (:func:`load_campaign`'s ``stored``) comes from the same responses, so the verdicts a
     page puts side by side differ only by what was cut, and the database is read once."""
 
-    campaign: Campaign
     stored: _Stored
     strata: _Strata
     cells: _Cells
@@ -247,7 +246,7 @@ def read_campaign(campaign: Campaign) -> StoredCampaign:
     strata = _Strata.read(campaign)
     cells = _Cells.build(campaign, strata)
     unit, reason = cells.units(stored, strata)
-    return StoredCampaign(campaign, stored, strata, cells, unit, reason)
+    return StoredCampaign(stored, strata, cells, unit, reason)
 
 
 def load_campaign(
