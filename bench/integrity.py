@@ -25,7 +25,10 @@ the false-flag rate on the clean cells of the coached counties, on clean countie
 school × group SD 0.6; and don't-know answers tied to satisfaction, in either
 direction or differing between cells; school × group effects with heavy tails), the
 all-top recall when the less satisfied say 不了解 more, and a sparse case (two coached
-cells in a county, where the false-discovery control is strictest).  Seeds are fixed:
+cells in a county, where the false-discovery control is strictest), and clean and coached
+counties whose respondents answer by the partial-credit or the sequential model rather
+than the graded one (the tests must not rest on the simulation's own model; their own
+random stream, so the sections before print what they did).  Seeds are fixed:
 a rerun prints the same numbers.  The last section times ``examine`` on a county of
 ~100,000 responses.
 """
@@ -55,6 +58,7 @@ from analysis.integrity import (  # noqa: E402
 )
 from analysis.integrity.multiplicity import benjamini_hochberg, bonferroni_min  # noqa: E402
 from analysis.integrity.simulation import (  # noqa: E402
+    PROCESSES,
     Coaching,
     SimulatedCounty,
     all_top_probability,
@@ -188,14 +192,18 @@ def rate(hits: int, total: int) -> str:
     return f"{hits / total:.2%}" if total else "-"
 
 
-def coached_county(rng: np.random.Generator, schools: int, tilt: float = 0.0) -> SimulatedCounty:
+def coached_county(
+    rng: np.random.Generator, schools: int, tilt: float = 0.0, process: str = "graded"
+) -> SimulatedCounty:
     coaching = [
         Coaching(style, intensity)
         for style, levels in INTENSITIES.items()
         for intensity in levels
         for _ in range(PER_COUNTY)
     ]
-    return simulate_county(rng, schools=schools, coaching=coaching, dont_know_tilt=tilt)
+    return simulate_county(
+        rng, schools=schools, coaching=coaching, dont_know_tilt=tilt, process=process
+    )
 
 
 def print_recall(tally: Tally) -> None:
@@ -309,6 +317,32 @@ def main() -> None:
         + ", ".join(f"{s} {h} of {n}" for s, (h, n) in found.items())
         + f"; clean cells flagged {sparse.clean[0]} of {sparse.clean[1]}"
     )
+
+    # a random stream of its own: the sections above print what they printed before
+    other = np.random.default_rng([args.seed, 1])
+    for process in PROCESSES[1:]:
+        clean = Tally()
+        for _ in range(args.clean_counties):
+            county = simulate_county(other, schools=args.schools, process=process)
+            clean.add(county, examine([county.block]))
+        coached = Tally()
+        for _ in range(args.counties):
+            county = coached_county(other, args.schools, process=process)
+            coached.add(county, examine([county.block]))
+        recall = "; ".join(
+            f"{style} "
+            + " / ".join(
+                share(sum(r[0] for r in rows), len(rows)).strip()
+                for intensity in levels
+                for rows in [coached.coached[(style, round(intensity, 2))]]
+            )
+            for style, levels in INTENSITIES.items()
+        )
+        print(
+            f"answers from the {process.replace('_', ' ')} model, not the graded one: clean "
+            f"counties {clean.clean[0]} of {clean.clean[1]} cells flagged; coached counties "
+            f"{recall}; their clean cells flagged {coached.clean[0]} of {coached.clean[1]}"
+        )
     print(f"simulation and checks: {time.perf_counter() - started:.0f} s")
 
     if not args.no_timing:

@@ -8,7 +8,8 @@ slopes that differ (0.75–1.35), stratum, school, school × group and school ×
 effects, person-level spreads that differ between schools, a tenth of the schools very
 satisfied (+2 on θ: half or more of their parents answer 满意 to everything), don't
 know answers, and submissions in waves (a teacher posts the link in a chat group and
-many answer within the hour).
+many answer within the hour).  ``process`` swaps the graded model for the partial-credit
+or the sequential one: the tests' calibration must not rest on the simulation's model.
 
 Coaching styles (``Coaching.style``) and what ``intensity`` means:
 
@@ -37,6 +38,7 @@ from analysis.integrity.blocks import (
 )
 
 STYLES = ("template_mixed", "template_all_top", "erased", "proxy")
+PROCESSES = ("graded", "partial_credit", "sequential")
 SCALE_MAX = 4
 FIELDWORK_MINUTES = 3 * 24 * 60
 EPOCH_MINUTE = 29_362_000.0  # about 2025-10: any fixed origin will do
@@ -72,6 +74,7 @@ class CellTruth:
     spread: float
     slope: NDArray[np.float64]
     locations: NDArray[np.float64]
+    process: str = "graded"
 
 
 @dataclass(frozen=True, eq=False)
@@ -98,6 +101,7 @@ def simulate_county(
     dont_know_tilt: float = 0.0,
     dont_know_tilt_sd: float = 0.0,
     school_group_df: float = 0.0,
+    process: str = "graded",
 ) -> SimulatedCounty:
     """One county; each ``coaching`` goes to a different random cell with at least
     ``min_coached_n`` responses (and, unless ``coach_very_satisfied``, not in a very
@@ -109,7 +113,14 @@ def simulate_county(
     ``dont_know_tilt_sd``: β varies between cells by that SD around ``dont_know_tilt``;
     ``school_group_df``: if set, the school × group effect is ``school_group_sd`` × a
     Student-t of these degrees of freedom (heavy tails: a school whose parents are far
-    happier than its students), not normal."""
+    happier than its students), not normal.  ``process``: how a respondent's θ gives
+    its codes: ``graded`` (cumulative logits, the model the all-top test fits),
+    ``partial_credit`` (adjacent-category logits a(θ − b − τ_c)) or ``sequential``
+    (continuation ratios: P(code ≥ c | code ≥ c − 1) = logistic(a(θ − b − τ_c))), the
+    same slopes, locations and steps τ = ``THRESHOLDS``: a county whose respondents do
+    not answer as the test's model says."""
+    if process not in PROCESSES:
+        raise ValueError(f"unknown response process {process!r}")
     reading = READING_SECONDS_PER_ITEM * items
     stratum_of = rng.integers(0, strata, schools)
     stratum_effect = rng.normal(0, 0.3, strata)
@@ -156,8 +167,10 @@ def simulate_county(
         spread = sd * np.exp(rng.normal(0, 0.15))
         theta = level + rng.normal(0, spread, n)
         items_at_school = location + school_item[s]
-        truth[(f"S{s:03d}", g)] = CellTruth(float(level), float(spread), slope, items_at_school)
-        answers = _graded(rng, theta, slope, items_at_school)
+        truth[(f"S{s:03d}", g)] = CellTruth(
+            float(level), float(spread), slope, items_at_school, process
+        )
+        answers = _graded(rng, theta, slope, items_at_school, process)
         tilt = dont_know_tilt + (rng.normal(0, dont_know_tilt_sd) if dont_know_tilt_sd else 0.0)
         uniform = rng.random((n, items))
         person_rate = rng.gamma(2.0, 0.5, (n, 1))
@@ -186,6 +199,7 @@ def simulate_county(
                 theta,
                 slope,
                 items_at_school,
+                process,
             )
         parts.append((answers, duration, np.floor(minute) + EPOCH_MINUTE))
         labels.append((s, g, n))
@@ -214,9 +228,8 @@ def all_top_probability(truth: CellTruth) -> float:
     counts, when don't-knows are independent of satisfaction (``dont_know_tilt`` 0)."""
     nodes, weights = np.polynomial.hermite_e.hermegauss(64)
     theta = truth.level + truth.spread * nodes
-    b = truth.locations[None, :] + THRESHOLDS[-1]
-    log_top = -np.logaddexp(0.0, -truth.slope[None, :] * (theta[:, None] - b))
-    return float(np.exp(log_top.sum(axis=1)) @ weights / weights.sum())
+    top = _at_least(theta, truth.slope, truth.locations, truth.process)[:, :, -1]
+    return float(np.exp(np.log(top).sum(axis=1)) @ weights / weights.sum())
 
 
 def graded_log_probabilities(
@@ -235,19 +248,34 @@ def _graded(
     theta: NDArray[np.float64],
     slope: NDArray[np.float64],
     location: NDArray[np.float64],
+    process: str = "graded",
 ) -> NDArray[np.int16]:
-    """Codes 1..4 from the cumulative-logit model P(y ≥ c) = logistic(a (θ − b_c))."""
+    """Codes 1..4 of the respondents at ``theta`` under ``process``."""
     u = rng.random((theta.shape[0], location.shape[0], 1))
-    return (1 + (u < _at_least(theta, slope, location)).sum(axis=2)).astype(np.int16)
+    return (1 + (u < _at_least(theta, slope, location, process)).sum(axis=2)).astype(np.int16)
 
 
 def _at_least(
-    theta: NDArray[np.float64], slope: NDArray[np.float64], locations: NDArray[np.float64]
+    theta: NDArray[np.float64],
+    slope: NDArray[np.float64],
+    locations: NDArray[np.float64],
+    process: str = "graded",
 ) -> NDArray[np.float64]:
-    """P(code ≥ c | θ) for c = 2, 3, 4, (θ, items, 3): the graded model's cumulative
-    probabilities, shared by the draws and by :func:`graded_log_probabilities`."""
+    """P(code ≥ c | θ) for c = 2, 3, 4, (θ, items, 3), under ``process``
+    (:func:`simulate_county`); the graded model's are shared by the draws and by
+    :func:`graded_log_probabilities`."""
     b = locations[None, :, None] + THRESHOLDS[None, None, :]
-    return 1 / (1 + np.exp(-slope[None, :, None] * (theta[:, None, None] - b)))
+    step = 1 / (1 + np.exp(-slope[None, :, None] * (theta[:, None, None] - b)))
+    if process == "graded":
+        return step
+    if process == "sequential":
+        return np.cumprod(step, axis=2)
+    # partial credit: log P(code c) ∝ Σ_{h ≤ c} a(θ − b − τ_h)
+    eta = slope[None, :, None] * (theta[:, None, None] - b)
+    log_odds = np.concatenate([np.zeros(eta.shape[:2] + (1,)), np.cumsum(eta, axis=2)], axis=2)
+    p = np.exp(log_odds - log_odds.max(axis=2, keepdims=True))
+    p /= p.sum(axis=2, keepdims=True)
+    return np.cumsum(p[:, :, ::-1], axis=2)[:, :, ::-1][:, :, 1:]
 
 
 def _waves(rng: np.random.Generator, n: int) -> NDArray[np.float64]:
@@ -271,6 +299,7 @@ def _coach(
     theta: NDArray[np.float64],
     slope: NDArray[np.float64],
     location: NDArray[np.float64],
+    process: str,
 ) -> None:
     """Overwrite the rows ``who`` of one cell in place."""
     k = answers.shape[1]
@@ -291,7 +320,7 @@ def _coach(
     else:  # proxy
         filler = float(np.mean(theta)) + 0.5
         own = np.asarray(filler + rng.normal(0, 0.3, who.shape[0]), dtype=np.float64)
-        answers[who] = _graded(rng, own, slope, location)
+        answers[who] = _graded(rng, own, slope, location, process)
         duration[who] = reading / 5 * np.exp(rng.normal(0, 0.2, who.shape[0]))
         bursts = rng.uniform(0, FIELDWORK_MINUTES - 10, 2)
         half = who.shape[0] // 2

@@ -25,7 +25,10 @@ from analysis.integrity import (
     explain,
 )
 from analysis.integrity.simulation import (
+    PROCESSES,
+    THRESHOLDS,
     Coaching,
+    _at_least,
     _graded,
     all_top_probability,
     graded_log_probabilities,
@@ -146,6 +149,50 @@ def test_dont_knows_tied_to_satisfaction_do_not_make_clean_cells_look_coached(
     county = simulate_county(np.random.default_rng(2000 + seed), schools=70, dont_know_tilt=tilt)
     report = examine([county.block])
     assert [(c.school, c.group) for c in report.cells if c.flagged] == []
+
+
+@pytest.mark.parametrize(("seed", "process"), [(0, "partial_credit"), (1, "sequential")])
+def test_answers_from_another_response_model_do_not_make_clean_cells_look_coached(
+    seed: int, process: str
+) -> None:
+    """The tests' models are not how people answer: a county whose respondents follow the
+    partial-credit or the sequential model (not the graded one the simulation uses
+    elsewhere), a fifth of its schools very satisfied, flags no clean cell."""
+    county = simulate_county(
+        np.random.default_rng(4000 + seed), schools=70, very_satisfied_share=0.2, process=process
+    )
+    report = examine([county.block])
+    assert report.settings["examined_cells"] > 150
+    assert [(c.school, c.group) for c in report.cells if c.flagged] == []
+
+
+def test_the_simulations_response_models_are_what_they_are_said_to_be() -> None:
+    """From each model's P(code ≥ c): the partial-credit model's adjacent-category log
+    odds are a(θ − b − τ_c), the sequential model's continuation probabilities
+    logistic(a(θ − b − τ_c)), the graded model's cumulative ones the same."""
+    theta = np.array([-2.0, 0.0, 1.5, 4.0])
+    slope, location = np.array([0.8, 1.3]), np.array([-0.4, 0.6])
+    eta = slope[None, :, None] * (theta[:, None, None] - location[None, :, None] - THRESHOLDS)
+    step = 1 / (1 + np.exp(-eta))
+
+    def categories(process: str) -> np.ndarray:
+        at_least = _at_least(theta, slope, location, process)
+        ones = np.ones(at_least.shape[:2] + (1,))
+        cumulative = np.concatenate([ones, at_least, 0 * ones], axis=2)
+        return cumulative[:, :, :-1] - cumulative[:, :, 1:]
+
+    for process in PROCESSES:
+        p = categories(process)
+        np.testing.assert_allclose(p.sum(axis=2), 1.0, atol=1e-12)
+        assert np.all(p > 0)
+    np.testing.assert_allclose(_at_least(theta, slope, location, "graded"), step, rtol=1e-12)
+    p = categories("partial_credit")
+    np.testing.assert_allclose(np.log(p[:, :, 1:] / p[:, :, :-1]), eta, atol=1e-6)
+    at_least = _at_least(theta, slope, location, "sequential")
+    ratio = at_least / np.concatenate([np.ones(at_least.shape[:2] + (1,)), at_least[:, :, :-1]], 2)
+    np.testing.assert_allclose(ratio, step, rtol=1e-9)
+    with pytest.raises(ValueError, match="unknown response process"):
+        simulate_county(np.random.default_rng(0), schools=2, process="rasch")
 
 
 def test_a_school_whose_groups_differ_a_lot_is_not_flagged() -> None:
@@ -340,15 +387,19 @@ def test_benjamini_hochberg_equals_r_p_adjust() -> None:
     assert rejected.sum() == below.max() + 1
 
 
-@pytest.mark.parametrize("seed", [3, 4])
-def test_the_simulations_true_all_top_probability_is_what_its_respondents_give(seed: int) -> None:
+@pytest.mark.parametrize(("seed", "process"), [(3, "graded"), (4, "graded"), (5, "sequential")])
+def test_the_simulations_true_all_top_probability_is_what_its_respondents_give(
+    seed: int, process: str
+) -> None:
     """The bench's ceiling rests on ``all_top_probability``: drawing many respondents from
     a cell's true model gives that share of all-top vectors (within 4 standard errors)."""
-    county = simulate_county(np.random.default_rng(seed), schools=4)
+    county = simulate_county(np.random.default_rng(seed), schools=4, process=process)
     rng = np.random.default_rng(seed + 100)
     for truth in list(county.truth.values())[:6]:
+        assert truth.process == process
         theta = truth.level + rng.normal(0, truth.spread, 100_000)
-        drawn = float((_graded(rng, theta, truth.slope, truth.locations) == 4).all(axis=1).mean())
+        codes = _graded(rng, theta, truth.slope, truth.locations, process)
+        drawn = float((codes == 4).all(axis=1).mean())
         expected = all_top_probability(truth)
         assert abs(drawn - expected) <= 4 * np.sqrt(expected * (1 - expected) / 100_000) + 1e-9
 
