@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from functools import lru_cache
 
 from babel import Locale
 from flask import Flask, current_app, request, session
+from flask_babel import format_datetime
 
 from survey_app.extensions import babel
 
@@ -58,6 +60,12 @@ def _language_menu(languages: tuple[str, ...]) -> list[tuple[str, str]]:
     return [(code, language_name(code)) for code in languages]
 
 
+def iso_datetimeformat(value: str, format: str | None = None) -> str:
+    """A time kept as ISO 8601 text (the cached integrity summary's decisions), shown
+    as ``datetimeformat`` shows a datetime: in the county's time zone and language."""
+    return format_datetime(datetime.fromisoformat(value), format)
+
+
 def init_app(app: Flask) -> None:
     from survey_app import PROJECT_ROOT
 
@@ -66,6 +74,8 @@ def init_app(app: Flask) -> None:
         locale_selector=select_locale,
         default_translation_directories=os.path.join(PROJECT_ROOT, "translations"),
     )
+
+    app.add_template_filter(iso_datetimeformat, "iso_datetimeformat")
 
     @app.context_processor
     def language_context() -> dict[str, object]:

@@ -48,7 +48,7 @@ def explain(group: object, reasons: Sequence[str], statistics: Mapping[str, Any]
             share = s["stratum_low_share"]
             others = "" if share is None else f" ({share:.0%} at the stratum's other schools)"
             clauses.append(
-                f"{s['low_answers']} of the {s['answers']} answers of {group} at this school "
+                f"{s['low_answers']} of the {s['answers']} {group} answers at this school "
                 f"are below the second-highest option{others}, where their other answers "
                 f"predict at least {s['low_expected_min']}"
             )

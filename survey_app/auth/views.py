@@ -98,7 +98,7 @@ def init_app(app: Flask) -> None:
         school_level_labels=vocabulary.SCHOOL_LEVEL_LABELS,
         group_labels=vocabulary.GROUP_LABELS,
         integrity_decision_labels=vocabulary.INTEGRITY_DECISION_LABELS,
-        integrity_reason_labels=integrity_messages.REASON_LABELS,
+        integrity_reasons=integrity_messages.reason_list,
         response_flag_labels=integrity_messages.RESPONSE_FLAG_LABELS,
         integrity_explanation=integrity_messages.explanation,
     )

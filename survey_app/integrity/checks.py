@@ -146,7 +146,7 @@ def summary(found: CampaignIntegrity) -> dict[str, Any]:
                     "decision": decision.decision,
                     "reason": decision.reason,
                     "by": decision.decided_by,
-                    "at": as_utc(decision.decided_at).isoformat(timespec="minutes"),
+                    "at": as_utc(decision.decided_at).isoformat(timespec="seconds"),
                 },
             }
         )

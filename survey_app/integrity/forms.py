@@ -18,13 +18,14 @@ from survey_app.vocabulary import INTEGRITY_DECISION_LABELS
 class DecisionForm(StaffForm):
     """The school and the group are the page's own (its address names them)."""
 
-    decision = SelectField(_l("Decision"))
+    decision = SelectField(_l("Decision"), validators=[DataRequired()])
     reason = TextAreaField(
         _l("Reason (kept in the audit log)"), validators=[DataRequired(), Length(max=MAX_REASON)]
     )
 
     def __init__(self, *args: Any, decisions: tuple[str, ...], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.decision.choices = [
+        # no decision chosen for the person: keeping or setting aside is made on purpose
+        self.decision.choices = [SelectChoice("", _l("Choose a decision"))] + [
             SelectChoice(code, INTEGRITY_DECISION_LABELS[code]) for code in decisions
         ]

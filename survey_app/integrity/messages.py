@@ -28,6 +28,11 @@ RESPONSE_FLAG_LABELS = {
 Stats = Mapping[str, Any]
 
 
+def reason_list(reasons: list[str] | tuple[str, ...]) -> str:
+    """A flagged group's reasons as one list in the staff's language (答案雷同、代填)."""
+    return _(", ").join(str(REASON_LABELS[reason]) for reason in reasons)
+
+
 def _percent(share: float) -> str:
     return f"{100 * share:.0f}%"
 
@@ -57,7 +62,7 @@ def _erased(group: str, s: Stats) -> str:
     others = s.get("stratum_low_share")
     if others is None:
         return _(
-            "%(low)s of the %(answers)s answers of %(group)s at this school are below the "
+            "%(low)s of the %(answers)s %(group)s answers at this school are below the "
             "second-highest option, where their other answers predict at least %(expected)s",
             low=s["low_answers"],
             answers=s["answers"],
@@ -65,7 +70,7 @@ def _erased(group: str, s: Stats) -> str:
             expected=s["low_expected_min"],
         )
     return _(
-        "%(low)s of the %(answers)s answers of %(group)s at this school are below the "
+        "%(low)s of the %(answers)s %(group)s answers at this school are below the "
         "second-highest option (%(others)s at the stratum's other schools), where their "
         "other answers predict at least %(expected)s",
         low=s["low_answers"],
@@ -123,7 +128,7 @@ def explanation(group: str, reasons: list[str] | tuple[str, ...], statistics: St
         )
     if not reasons:
         return _("No sign of coaching.")
-    label = str(GROUP_LABELS.get(group, group))
+    label = str(GROUP_LABELS.get(group, group)).lower()  # "parent answers" mid-sentence
     clauses = [_CLAUSES[reason](label, statistics) for reason in _CLAUSES if reason in reasons]
     return _("%(clauses)s.", clauses=_("; ").join(clauses))
 

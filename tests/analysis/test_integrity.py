@@ -105,7 +105,7 @@ def test_each_coaching_style_is_flagged_with_its_reason_and_numbers() -> None:
             assert s["all_top_expected_max"] < s["all_top"]
         elif coach.style == "erased":
             assert s["low_answers"] == 0
-            assert cell.explanation.startswith(f"0 of the {s['answers']} answers")
+            assert cell.explanation.startswith(f"0 of the {s['answers']} {cell.group} answers")
             assert f"predict at least {s['low_expected_min']}" in cell.explanation
             assert s["low_expected_min"] > 5
         else:

@@ -8,7 +8,7 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-from flask_babel import force_locale
+from flask_babel import force_locale, format_datetime
 from flask_babel import gettext as _
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,9 +20,10 @@ from survey_app.auth import services as auth
 from survey_app.campaign_cache import Built, Fetched
 from survey_app.demo import DEMO_CAMPAIGN_KEY
 from survey_app.extensions import db
-from survey_app.integrity import checks
+from survey_app.integrity import checks, messages
 from survey_app.integrity.decisions import EVALUATOR_DECISIONS, decide
 from survey_app.models import AuditEvent, Campaign, IntegrityDecision, School, User
+from survey_app.models.base import as_utc
 from survey_app.results import loader, report
 from survey_app.results import page as results_page
 from survey_app.results.evaluation import evaluate_campaign, evaluation_json
@@ -76,6 +77,11 @@ def test_the_command_flags_the_coached_groups(runner, coached):
     for response in found["responses"]:
         assert set(response) >= {"school", "group", "flags"}
         assert "code" not in response
+    # The pages' English sentence is the command's, word for word.
+    with runner.app.test_request_context(), force_locale("en"):
+        for cell in found["cells"]:
+            shown = messages.explanation(cell["group"], cell["reasons"], cell["statistics"])
+            assert shown == cell["explanation"], cell["reasons"]
 
 
 def test_the_command_refuses_an_unknown_campaign_in_one_line(runner, app_ctx):
@@ -134,6 +140,12 @@ def test_an_evaluator_sets_a_flagged_group_aside_with_a_reason(client, coached):
     # Not an evaluator's decision.
     other = evaluator.post(path, data={"csrf_token": token, "decision": "resurvey", "reason": "x"})
     assert other.status_code == 422
+    # No decision chosen (the form offers none ready-made): refused, the reason kept.
+    assert 0 < form.text.index('<option value="">') < form.text.index('value="keep"')
+    unchosen = evaluator.post(path, data={"csrf_token": token, "decision": "", "reason": "看过了"})
+    assert unchosen.status_code == 422
+    assert "看过了" in unchosen.text
+    assert db.session.scalar(select(func.count()).select_from(IntegrityDecision)) == 0
     done = evaluator.post(
         path,
         data={"csrf_token": token, "decision": "set_aside", "reason": "同一答案，家长群里发的"},
@@ -155,6 +167,21 @@ def test_an_evaluator_sets_a_flagged_group_aside_with_a_reason(client, coached):
     # The results page is rebuilt: the decision and the new figures show.
     text = evaluator.get("/results/demo/").text
     assert "同一答案，家长群里发的" in text
+    # when, in the county's time (as the decision page shows it), not the cache's UTC text
+    with client.application.test_request_context():
+        shown = format_datetime(as_utc(row.decided_at))
+    assert f"(evaluator@example.org, {shown})" in text
+    assert "+00:00" not in text
+
+
+def test_a_groups_reasons_read_as_one_list_in_the_staffs_language(app):
+    reasons = ("template_copying", "proxy_filling", "many_flagged_responses")
+    with app.test_request_context():
+        with force_locale("zh_Hans"):
+            assert messages.reason_list(reasons) == "答案雷同、代填、作答过快的答卷异常多"
+            assert _(": ") == "："
+        with force_locale("en"):
+            assert messages.reason_list(reasons[:2]) == "Copied answers, Filled in by proxy"
 
 
 def test_decision_pages_refuse_what_is_not_there(client, coached):
