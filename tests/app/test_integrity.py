@@ -107,6 +107,13 @@ def test_evaluators_see_the_flags_and_the_verdict_three_ways(client, coached):
     assert 'id="integrity"' in text
     for school, _group, _style in coached.coached:
         assert school in text
+    # Chinese punctuation in Chinese: 、 between reasons, ： after them, no space between
+    # the explanation and the count of flagged responses that follows it
+    section = text[text.index('<table class="data integrity">') :]
+    section = section[: section.index("</table>")]
+    assert "</strong>：" in section
+    assert "。该群体中有" in section
+    assert "。 " not in section
     # Every response / without the flagged groups / as decided.
     assert text.count('<table class="data compared">') == 1
     cached = results_page.cached_page(db.session.get(Campaign, coached_campaign_id()))
