@@ -114,6 +114,7 @@ def test_evaluators_see_the_flags_and_the_verdict_three_ways(client, coached):
     assert "</strong>：" in section
     assert "。该群体中有" in section
     assert "。 " not in section
+    assert "判定结果：" in text  # the verdict's heading
     # Every response / without the flagged groups / as decided.
     assert text.count('<table class="data compared">') == 1
     cached = results_page.cached_page(db.session.get(Campaign, coached_campaign_id()))
