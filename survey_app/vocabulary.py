@@ -10,6 +10,7 @@ defined here. Labels for people are translated in templates; the database and
 
 from __future__ import annotations
 
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
 from questionnaires import vocabulary as _questionnaire_vocabulary
@@ -80,6 +81,7 @@ __all__ = [
     "list_stratum_code",
     "sql_in",
     "stratum_code",
+    "stratum_label",
 ]
 
 STAGE_LABELS = {
@@ -116,6 +118,24 @@ def stratum_code(location: str, school_level: str) -> str:
     """A school stratum's name, location × level, as the CLI and exports write it:
     ``rural-primary``."""
     return f"{location}-{school_level}"
+
+
+def stratum_label(code: str) -> str:
+    """A stratum's name for people, in their language (乡村小学, 人大代表名单, 片区 chengguan);
+    its code (``rural-primary``) is what the CLI and exports write.  A code of no known
+    form is shown as it is."""
+    kind, _, rest = code.partition("-")
+    if kind in LOCATION_LABELS and rest in SCHOOL_LEVEL_LABELS:
+        return gettext(
+            "%(level)s (%(location)s)",
+            location=LOCATION_LABELS[kind],
+            level=SCHOOL_LEVEL_LABELS[rest],
+        )
+    if kind == "list" and rest in GROUP_LABELS:
+        return gettext("%(group)s list", group=GROUP_LABELS[rest])
+    if kind == "area" and rest:
+        return gettext("Area %(area)s", area=rest)
+    return code
 
 
 def list_stratum_code(respondent_group: str) -> str:

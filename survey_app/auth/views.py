@@ -97,6 +97,7 @@ def init_app(app: Flask) -> None:
         location_labels=vocabulary.LOCATION_LABELS,
         school_level_labels=vocabulary.SCHOOL_LEVEL_LABELS,
         group_labels=vocabulary.GROUP_LABELS,
+        stratum_label=vocabulary.stratum_label,
         integrity_decision_labels=vocabulary.INTEGRITY_DECISION_LABELS,
         integrity_reasons=integrity_messages.reason_list,
         response_flag_labels=integrity_messages.RESPONSE_FLAG_LABELS,

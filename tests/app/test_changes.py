@@ -500,8 +500,10 @@ def test_a_supervisor_replaces_a_school_on_the_page(supervisor, campaign):
     assert (event.reason, event.actor) == ("校长拒绝参加", "sup@example.org")
     assert "校长拒绝参加" in supervisor.get(f"/plan/{campaign.key}/").text  # the audit log
     marked = supervisor.get(f"/plan/{campaign.key}/draw").text
-    assert f'<tr class="refused"><td>{row.school.stratum.code}</td><td>{refused}<' in marked
-    assert f'<tr class="substitute"><td>{row.school.stratum.code}</td><td>{code}<' in marked
+    stratum = row.school.stratum.code
+    assert stratum == "town-primary"  # the demo frame's, shown by its name
+    assert f'<tr class="refused"><td title="{stratum}">镇区小学</td><td>{refused}<' in marked
+    assert f'<tr class="substitute"><td title="{stratum}">镇区小学</td><td>{code}<' in marked
 
 
 @pytest.mark.parametrize(

@@ -98,7 +98,8 @@ def test_the_fieldwork_page_shows_counts_only(app, field):
     client.post("/staff/login", data=data)
     page = client.get(f"/plan/{campaign.key}/fieldwork")
     assert page.status_code == 200
-    assert "rural-primary" in page.text
+    # the stratum by its name in the staff's language, its code kept in the cell's title
+    assert '<td title="rural-primary">乡村小学</td>' in page.text
     assert "还剩" in page.text
     assert 'data-refresh-seconds="30"' in page.text
     counts = client.get(f"/plan/{campaign.key}/fieldwork.json").get_json()

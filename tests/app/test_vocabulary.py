@@ -16,6 +16,7 @@ from survey_app.vocabulary import (
     area_stratum_code,
     list_stratum_code,
     stratum_code,
+    stratum_label,
 )
 
 
@@ -44,3 +45,19 @@ def test_strata_are_named_location_level(campaign):
         else:
             assert stratum.code == area_stratum_code("chengguan")
     assert stratum_code("rural", "primary") == "rural-primary"
+
+
+def test_a_stratum_is_named_for_people_in_their_language(app):
+    from flask_babel import force_locale
+
+    with app.test_request_context():
+        with force_locale("zh_Hans"):
+            assert stratum_label(stratum_code("rural", "nine_year")) == "乡村九年一贯制学校"
+            assert stratum_label(list_stratum_code("deputy")) == "人大代表名单"
+            assert stratum_label(area_stratum_code("chengguan")) == "片区 chengguan"
+        with force_locale("en"):
+            assert stratum_label("town-primary") == "Primary school (Town)"
+            assert stratum_label("list-member") == "Political consultative member list"
+        # a code of no known form is shown as it is
+        assert stratum_label("H1") == "H1"
+        assert stratum_label("rural-college") == "rural-college"

@@ -152,7 +152,8 @@ FRAME_FOR_CODES = """school_code,name,level,location,enrolment,teachers
 
 
 def _drawn_in(page, stratum: str) -> int:
-    return page.locator("#drawn tbody tr td:first-child").all_inner_texts().count(stratum)
+    """Rows of the draw's table in ``stratum`` (the cell shows its name, its code is the title)."""
+    return page.locator(f'#drawn tbody tr td:first-child[title="{stratum}"]').count()
 
 
 def _planned_and_issued(page) -> list[tuple[str, int, int]]:
