@@ -10,6 +10,8 @@ defined here. Labels for people are translated in templates; the database and
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
@@ -120,9 +122,10 @@ def stratum_code(location: str, school_level: str) -> str:
     return f"{location}-{school_level}"
 
 
-def stratum_label(code: str) -> str:
-    """A stratum's name for people, in their language (乡村小学, 人大代表名单, 片区 chengguan);
-    its code (``rural-primary``) is what the CLI and exports write.  A code of no known
+def stratum_label(code: str, areas: Mapping[str, str] | None = None) -> str:
+    """A stratum's name for people, in their language (乡村小学, 人大代表名单, 片区 城关镇);
+    its code (``rural-primary``) is what the CLI and exports write.  ``areas``: an area
+    stratum's name as staff gave its open link (else its slug).  A code of no known
     form is shown as it is."""
     kind, _, rest = code.partition("-")
     if kind in LOCATION_LABELS and rest in SCHOOL_LEVEL_LABELS:
@@ -134,7 +137,7 @@ def stratum_label(code: str) -> str:
     if kind == "list" and rest in GROUP_LABELS:
         return gettext("%(group)s list", group=GROUP_LABELS[rest])
     if kind == "area" and rest:
-        return gettext("Area %(area)s", area=rest)
+        return gettext("Area %(area)s", area=(areas or {}).get(code) or rest)
     return code
 
 

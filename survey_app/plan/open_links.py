@@ -120,6 +120,17 @@ def _link(campaign: Campaign, slug: str) -> OpenLink:
     return link
 
 
+def area_labels(campaign: Campaign) -> dict[str, str]:
+    """Each open link's stratum code and the area's name as staff gave it: the pages
+    name an area stratum by it (:func:`survey_app.vocabulary.stratum_label`)."""
+    rows = db.session.execute(
+        select(Stratum.code, OpenLink.label)
+        .join(Stratum, OpenLink.stratum_id == Stratum.id)
+        .where(OpenLink.campaign_id == campaign.id)
+    ).all()
+    return {code: label for code, label in rows}
+
+
 @dataclass(frozen=True)
 class OpenLinkProgress:
     link: OpenLink

@@ -33,6 +33,7 @@ from survey_app.plan import (
     frame_import,
     lists,
     messages,
+    open_links,
     slips,
 )
 from survey_app.plan.forms import (
@@ -102,6 +103,7 @@ def _campaign_page(
         campaign=chosen,
         strata=fieldwork.frame_by_stratum(chosen),
         codes=fieldwork.code_counts(chosen),
+        areas=open_links.area_labels(chosen),
         drawn=draw.plan_of(chosen) is not None,
         events=audit.events(chosen),
         refused=refused,
@@ -333,6 +335,7 @@ def fieldwork_progress(key: str) -> ResponseReturnValue:
         campaign=chosen,
         report=report,
         schools=code_batches.quota_progress(plan) if plan else [],
+        areas=open_links.area_labels(chosen),
         integrity=integrity,
     )
 

@@ -274,11 +274,13 @@ def test_workers_share_one_build_through_redis(workers):
 def test_a_long_build_keeps_its_lock_and_a_dead_workers_lock_expires(
     workers, redis_db, monkeypatch
 ):
-    """The lock lives LOCK_SECONDS (here 1 s) and is renewed while its build runs (here
-    for 2.5 s): the other worker does not build meanwhile.  A lock left by a worker
+    """The lock lives LOCK_SECONDS (here 2 s) and is renewed while its build runs (here
+    for 3.5 s): the other worker does not build meanwhile.  A lock left by a worker
     that died (set and never renewed) keeps the build away only until it expires."""
     _url, connection = redis_db
-    monkeypatch.setattr(campaign_cache, "LOCK_SECONDS", 1)
+    # renewed every 0.2 s, the lock outlives a renewal thread kept waiting 1.8 s (CI's
+    # machine under load once let a 1 s lock lapse, and the other worker built too)
+    monkeypatch.setattr(campaign_cache, "LOCK_SECONDS", 2)
     monkeypatch.setattr(campaign_cache, "RENEW_SECONDS", 0.2)
     calls: list[str] = []
     release = threading.Event()
@@ -299,7 +301,7 @@ def test_a_long_build_keeps_its_lock_and_a_dead_workers_lock_expires(
     lock_key = campaign_cache._lock_key(first_cache, campaign_id)
     assert _fetch(first, first_cache, wait=0) == Fetched(None, current=False)
     _until(lambda: calls)
-    time.sleep(2.5)  # past the lock's 1 s: renewed
+    time.sleep(3.5)  # past the lock's 2 s: renewed
     assert connection.exists(lock_key)
     assert _fetch(second, second_cache, wait=0) == Fetched(None, current=False)
     release.set()

@@ -209,6 +209,8 @@ def test_supervisors_see_the_flags_while_the_fieldwork_is_open(client, coached):
     assert 'id="integrity"' in page.text
     school, group, _style = coached.coached[0]
     assert school in page.text
+    # the residents' area by the name staff gave its open link
+    assert '<td title="area-chengguan">片区 城关镇</td>' in page.text
     path = f"/plan/demo/integrity/{school}/{group}"
     form = supervisor.get(path)
     assert "resurvey" in form.text

@@ -55,6 +55,8 @@ def test_a_stratum_is_named_for_people_in_their_language(app):
             assert stratum_label(stratum_code("rural", "nine_year")) == "乡村九年一贯制学校"
             assert stratum_label(list_stratum_code("deputy")) == "人大代表名单"
             assert stratum_label(area_stratum_code("chengguan")) == "片区 chengguan"
+            areas = {"area-chengguan": "城关镇"}
+            assert stratum_label(area_stratum_code("chengguan"), areas) == "片区 城关镇"
         with force_locale("en"):
             assert stratum_label("town-primary") == "Primary school (Town)"
             assert stratum_label("list-member") == "Political consultative member list"
