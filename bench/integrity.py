@@ -145,6 +145,11 @@ class Tally:
             self.coached[key].append((cell.flagged, right, cell.n, very))
         return false
 
+    def recall(self, style: str, intensity: float) -> str:
+        """The share of the coached cells of ``style`` at ``intensity`` flagged (6 wide)."""
+        rows = self.coached[(style, round(intensity, 2))]
+        return share(sum(r[0] for r in rows), len(rows))
+
 
 def ceiling_flags(county: SimulatedCounty, report: IntegrityReport) -> dict[tuple[str, str], bool]:
     """The cells flagged when the all-top test knows each cell's true honest model.
@@ -269,8 +274,9 @@ def main() -> None:
         "flags, of the same cells:"
     )
     for intensity in INTENSITIES["template_all_top"]:
-        rows = ceiling.coached[("template_all_top", round(intensity, 2))]
-        print(f"  template_all_top {intensity:.2f}: {share(sum(r[0] for r in rows), len(rows))}")
+        print(
+            f"  template_all_top {intensity:.2f}: {ceiling.recall('template_all_top', intensity)}"
+        )
     print(f"  and clean cells {ceiling.clean[0]} of {ceiling.clean[1]} ({rate(*ceiling.clean)})")
 
     for label, scenario in CLEAN_SCENARIOS:
@@ -294,9 +300,8 @@ def main() -> None:
         "coached counties where the less satisfied say 不了解 more (β = 0.7), all-top "
         "template recall: "
         + ", ".join(
-            f"{intensity:.0%} {share(sum(r[0] for r in rows), len(rows)).strip()}"
+            f"{intensity:.0%} {tilted.recall('template_all_top', intensity).strip()}"
             for intensity in INTENSITIES["template_all_top"]
-            for rows in [tilted.coached[("template_all_top", round(intensity, 2))]]
         )
         + f"; clean cells flagged {tilted.clean[0]} of {tilted.clean[1]}"
     )
@@ -330,12 +335,7 @@ def main() -> None:
             county = coached_county(other, args.schools, process=process)
             coached.add(county, examine([county.block]))
         recall = "; ".join(
-            f"{style} "
-            + " / ".join(
-                share(sum(r[0] for r in rows), len(rows)).strip()
-                for intensity in levels
-                for rows in [coached.coached[(style, round(intensity, 2))]]
-            )
+            f"{style} " + " / ".join(coached.recall(style, i).strip() for i in levels)
             for style, levels in INTENSITIES.items()
         )
         print(

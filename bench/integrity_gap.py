@@ -46,7 +46,6 @@ from integrity import (  # noqa: E402
     ceiling_flags,
     coached_county,
     flags_with_all_top,
-    share,
 )
 
 from analysis.integrity import CellFinding, IntegrityReport, examine  # noqa: E402
@@ -151,9 +150,7 @@ def main() -> None:
     )
     for label, tally in tallies.items():
         recall = " / ".join(
-            share(sum(r[0] for r in rows), len(rows)).strip()
-            for intensity in INTENSITIES["template_all_top"]
-            for rows in [tally.coached[("template_all_top", round(intensity, 2))]]
+            tally.recall("template_all_top", i).strip() for i in INTENSITIES["template_all_top"]
         )
         print(f"  {label:28s} {recall:>22s}   {tally.clean[0]} of {tally.clean[1]}")
     print(f"{time.perf_counter() - started:.0f} s")
