@@ -170,7 +170,7 @@ def simulate_county(
         truth[(f"S{s:03d}", g)] = CellTruth(
             float(level), float(spread), slope, items_at_school, process
         )
-        answers = _graded(rng, theta, slope, items_at_school, process)
+        answers = _draw_codes(rng, theta, slope, items_at_school, process)
         tilt = dont_know_tilt + (rng.normal(0, dont_know_tilt_sd) if dont_know_tilt_sd else 0.0)
         uniform = rng.random((n, items))
         person_rate = rng.gamma(2.0, 0.5, (n, 1))
@@ -243,7 +243,7 @@ def graded_log_probabilities(
     return np.log(np.clip(cumulative[:, :, :-1] - cumulative[:, :, 1:], 1e-300, 1.0))
 
 
-def _graded(
+def _draw_codes(
     rng: np.random.Generator,
     theta: NDArray[np.float64],
     slope: NDArray[np.float64],
@@ -320,7 +320,7 @@ def _coach(
     else:  # proxy
         filler = float(np.mean(theta)) + 0.5
         own = np.asarray(filler + rng.normal(0, 0.3, who.shape[0]), dtype=np.float64)
-        answers[who] = _graded(rng, own, slope, location, process)
+        answers[who] = _draw_codes(rng, own, slope, location, process)
         duration[who] = reading / 5 * np.exp(rng.normal(0, 0.2, who.shape[0]))
         bursts = rng.uniform(0, FIELDWORK_MINUTES - 10, 2)
         half = who.shape[0] // 2

@@ -29,7 +29,7 @@ from analysis.integrity.simulation import (
     THRESHOLDS,
     Coaching,
     _at_least,
-    _graded,
+    _draw_codes,
     all_top_probability,
     graded_log_probabilities,
     simulate_county,
@@ -398,7 +398,7 @@ def test_the_simulations_true_all_top_probability_is_what_its_respondents_give(
     for truth in list(county.truth.values())[:6]:
         assert truth.process == process
         theta = truth.level + rng.normal(0, truth.spread, 100_000)
-        codes = _graded(rng, theta, truth.slope, truth.locations, process)
+        codes = _draw_codes(rng, theta, truth.slope, truth.locations, process)
         drawn = float((codes == 4).all(axis=1).mean())
         expected = all_top_probability(truth)
         assert abs(drawn - expected) <= 4 * np.sqrt(expected * (1 - expected) / 100_000) + 1e-9
@@ -412,7 +412,7 @@ def test_the_simulations_graded_probabilities_are_what_its_respondents_give() ->
     truth = next(iter(county.truth.values()))
     rng = np.random.default_rng(6)
     for theta in (-2.0, 0.5, 3.0):
-        drawn = _graded(rng, np.full(50_000, theta), truth.slope, truth.locations)
+        drawn = _draw_codes(rng, np.full(50_000, theta), truth.slope, truth.locations)
         p = np.exp(graded_log_probabilities(np.array([theta]), truth.slope, truth.locations))[0]
         np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-12)
         share = np.stack([(drawn == c).mean(axis=0) for c in range(1, 5)], axis=1)
