@@ -278,8 +278,7 @@ def test_a_long_build_keeps_its_lock_and_a_dead_workers_lock_expires(
     for 3.5 s): the other worker does not build meanwhile.  A lock left by a worker
     that died (set and never renewed) keeps the build away only until it expires."""
     _url, connection = redis_db
-    # renewed every 0.2 s, the lock outlives a renewal thread kept waiting 1.8 s (CI's
-    # machine under load once let a 1 s lock lapse, and the other worker built too)
+    # renewed every 0.2 s, the lock outlives a renewal thread kept waiting 1.8 s
     monkeypatch.setattr(campaign_cache, "LOCK_SECONDS", 2)
     monkeypatch.setattr(campaign_cache, "RENEW_SECONDS", 0.2)
     calls: list[str] = []
@@ -319,6 +318,36 @@ def test_a_long_build_keeps_its_lock_and_a_dead_workers_lock_expires(
     _until(lambda: not connection.exists(dead_key), seconds=10)
     assert _fetch(second, dead, wait=60).built is not None
     assert calls == ["first", "second"]
+
+
+def test_a_value_shared_after_the_view_looked_is_not_built_again(workers, redis_db):
+    """The first worker shares its value and frees the lock between the second worker's
+    look in Redis and its claim (here: the second's build started directly, after the
+    first's ended): the second takes the lock, finds the value and does not build it
+    again."""
+    _url, connection = redis_db
+    calls: list[str] = []
+
+    def counted(worker: str) -> Callable[[Campaign], str]:
+        def build(campaign: Campaign) -> str:
+            calls.append(worker)
+            return worker
+
+        return build
+
+    first, second = workers
+    first_cache = CampaignCache("raced", (), counted("first"))
+    second_cache = CampaignCache("raced", (), counted("second"))
+    built = _fetch(first, first_cache, wait=60).built
+    assert built is not None
+    with first.app_context():
+        campaign_id = db.session.scalars(select(Campaign.id)).one()
+    assert not connection.exists(campaign_cache._lock_key(first_cache, campaign_id))
+    running = campaign_cache.builds_of(second).start(second, second_cache, campaign_id)
+    assert running is not None  # the lock was free: the second worker claimed it
+    assert running.result(timeout=60) == built
+    assert calls == ["first"]
+    assert _fetch(second, second_cache, wait=0) == Fetched(built, current=True)
 
 
 def test_a_build_that_fails_before_it_starts_still_frees_its_claim():
