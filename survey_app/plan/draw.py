@@ -16,12 +16,13 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from analysis.allocation import allocate
 from analysis.pps import inclusion_probabilities, stratum_start, systematic_sample
 from survey_app.extensions import db
 from survey_app.models import (
+    AuditEvent,
     Campaign,
     PlanQuota,
     PlanSchool,
@@ -121,7 +122,12 @@ def draw_schools(
         per_school = second_stage.respondents_per_school(respondents)
     except second_stage.RespondentsRefused as refused:
         raise DrawRefused(str(refused), "respondents") from refused
-    db.session.execute(delete(SamplingPlan).where(SamplingPlan.campaign_id == campaign.id))
+    drawn_before = plan_of(campaign)
+    if drawn_before is not None:
+        # through the session, not a bulk DELETE: the rows it has loaded (the page read
+        # the plan) leave it too, so the new plan's rows may take their ids
+        db.session.delete(drawn_before)
+        db.session.flush()
     plan = SamplingPlan(
         campaign_id=campaign.id,
         seed=seed,
@@ -180,6 +186,23 @@ def draw_schools(
         },
     )
     return plan
+
+
+def respondents_drawn(campaign: Campaign) -> dict[str, int]:
+    """Respondents per school of each group as the campaign's last draw asked for them
+    (its audit record: a school's quota is fewer where it has fewer), else the defaults:
+    what a new draw keeps unless told otherwise."""
+    details = db.session.scalar(
+        select(AuditEvent.details)
+        .where(AuditEvent.campaign_id == campaign.id, AuditEvent.action == "schools_drawn")
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    )
+    asked = (details or {}).get("respondents_per_school") or {}
+    return {
+        group: int(asked.get(group, default))
+        for group, default in second_stage.DEFAULT_RESPONDENTS.items()
+    }
 
 
 def _check_drawable(campaign: Campaign) -> None:

@@ -15,6 +15,7 @@ from survey_app.plan.campaigns import CampaignRefused
 from survey_app.plan.changes import ChangeRefused
 from survey_app.plan.draw import DrawRefused
 from survey_app.plan.frame_import import FrameLocked, Problem
+from survey_app.vocabulary import GROUP_LABELS
 
 Params = Mapping[str, object]
 
@@ -95,6 +96,13 @@ def draw_refused(error: DrawRefused) -> str:
 
 def not_a_count(stratum: str) -> str:
     return _("Stratum %(stratum)s: give a whole number of schools.", stratum=stratum)
+
+
+def not_a_respondent_count(group: str) -> str:
+    return _(
+        "Respondents per school, %(group)s: give a whole number (0: none of them).",
+        group=GROUP_LABELS[group],
+    )
 
 
 def campaign_refused(error: CampaignRefused) -> str:

@@ -44,7 +44,7 @@ from survey_app.plan.forms import (
     RevokeCodeForm,
 )
 from survey_app.untrusted import accepts_upload
-from survey_app.vocabulary import RESPONDENT_GROUPS
+from survey_app.vocabulary import RESPONDENT_GROUPS, SCHOOL_GROUPS
 
 bp = staff_blueprint("plan", __name__, roles=("admin", "supervisor"), url_prefix="/plan")
 FRAME_UPLOAD_LIMIT = 8 * 1024 * 1024  # a county's frame is tens of KB; a province's a few MB
@@ -150,6 +150,7 @@ def draw_schools(key: str) -> ResponseReturnValue:
     defaults = draw.default_allocation(strata) if strata else {}
     current = {entry.stratum.code: entry.schools_drawn for entry in plan.strata} if plan else {}
     typed = {code: request.form.get(f"n-{code}", "") for code in defaults}
+    typed_respondents = {group: request.form.get(f"r-{group}", "") for group in SCHOOL_GROUPS}
     form = DrawForm()
     if request.method == "GET":
         form.seed.data = plan.seed if plan else secrets.randbelow(10**9)
@@ -157,9 +158,14 @@ def draw_schools(key: str) -> ResponseReturnValue:
     status = 200
     if form.validate_on_submit():
         allocation, refused = _allocation_from(typed)
+        respondents, refused = (
+            _respondents_from(typed_respondents) if refused is None else ({}, refused)
+        )
         if refused is None:
             try:
-                draw.draw_schools(chosen, form.seed.data or 0, datetime.now(UTC), allocation)
+                draw.draw_schools(
+                    chosen, form.seed.data or 0, datetime.now(UTC), allocation, respondents
+                )
             except draw.DrawRefused as error:
                 refused = messages.draw_refused(error)
             else:
@@ -168,6 +174,11 @@ def draw_schools(key: str) -> ResponseReturnValue:
     elif request.method == "POST":
         status = 422
     allocation_shown = typed if request.method == "POST" else {**defaults, **current}
+    respondents_shown = (
+        typed_respondents
+        if request.method == "POST"
+        else {group: str(n) for group, n in draw.respondents_drawn(chosen).items()}
+    )
     sizing = _sample_size(chosen)
     if sizing.error and status == 200:
         status = 422
@@ -177,6 +188,7 @@ def draw_schools(key: str) -> ResponseReturnValue:
         campaign=chosen,
         strata=strata,
         allocation=allocation_shown,
+        respondents=respondents_shown,
         defaults=defaults,
         plan=plan,
         selected=[row for row in plan.schools if row.selected] if plan else [],
@@ -218,10 +230,25 @@ def _sample_size(chosen: Campaign) -> Sizing:
 def _allocation_from(typed: dict[str, str]) -> tuple[dict[str, int], str | None]:
     allocation: dict[str, int] = {}
     for code, text in typed.items():
-        if not text.strip().isascii() or not text.strip().isdigit() or len(text.strip()) > 6:
+        if not _is_count(text):
             return {}, messages.not_a_count(code)
         allocation[code] = int(text)
     return allocation, None
+
+
+def _respondents_from(typed: dict[str, str]) -> tuple[dict[str, int], str | None]:
+    respondents: dict[str, int] = {}
+    for group, text in typed.items():
+        if not _is_count(text):
+            return {}, messages.not_a_respondent_count(group)
+        respondents[group] = int(text)
+    return respondents, None
+
+
+def _is_count(text: str) -> bool:
+    """A whole number of at most six digits (ASCII: int() would read other digits)."""
+    text = text.strip()
+    return text.isascii() and text.isdigit() and len(text) <= 6
 
 
 @bp.route("/<key>/draw.csv")

@@ -6,11 +6,15 @@ import io
 import re
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from survey_app.auth import services
 from survey_app.extensions import db
 from survey_app.models import Campaign, School
+from survey_app.plan import draw
+from survey_app.vocabulary import SCHOOL_GROUPS
 from tests.app.conftest import csrf_token
 from tests.app.test_frame_import import GOOD
 
@@ -147,14 +151,30 @@ def test_an_upload_without_a_file_is_refused(supervisor):
     assert supervisor.post("/plan/2026-web/frame", data={"csrf_token": token}).status_code == 422
 
 
-def _draw_page(client, key: str, seed: str = "20261202", **allocation: str):
-    """Post the draw form as the page sends it: every stratum's field, 1 unless given."""
+def _draw_page(
+    client,
+    key: str,
+    seed: str = "20261202",
+    respondents: dict[str, str] | None = None,
+    **allocation: str,
+):
+    """Post the draw form as the page sends it: every stratum's field, 1 unless given, and
+    the respondents per school as shown unless given."""
     page = client.get(f"/plan/{key}/draw").text
     token = csrf_token(page)
     fields = {f"n-{stratum}": "1" for stratum in re.findall(r'name="n-([^"]+)"', page)}
     fields.update({f"n-{k}": v for k, v in allocation.items()})
+    fields.update(dict(re.findall(r'name="(r-[a-z]+)" id="r-[a-z]+" [^>]*value="([^"]*)"', page)))
+    fields.update({f"r-{k}": v for k, v in (respondents or {}).items()})
     data = {"csrf_token": token, "seed": seed, **fields}
     return client.post(f"/plan/{key}/draw", data=data)
+
+
+def _quotas(key: str) -> dict[tuple[str, str], tuple[int, int]]:
+    """(school code, group) → (planned, population) of the campaign's plan."""
+    plan = draw.plan_of(db.session.scalars(select(Campaign).filter_by(key=key)).one())
+    assert plan is not None
+    return {(q.school.code, q.respondent_group): (q.planned, q.population) for q in plan.quotas}
 
 
 def test_a_supervisor_draws_the_schools_and_downloads_the_draw(supervisor):
@@ -192,6 +212,80 @@ def test_an_impossible_draw_keeps_what_was_typed(supervisor, allocation, message
     assert message in reply.text
     assert f'value="{allocation["urban-primary"]}"' in reply.text
     assert "draw.csv" not in reply.text  # nothing was drawn
+
+
+def test_a_supervisor_sets_the_respondents_per_school_and_a_new_draw_keeps_them(supervisor):
+    _post_campaign(supervisor)
+    _upload(supervisor, "2026-web", GOOD.encode())
+    page = supervisor.get("/plan/2026-web/draw").text
+    for group, default in (("student", 15), ("parent", 15), ("teacher", 5), ("principal", 1)):
+        assert (
+            f'name="r-{group}" id="r-{group}" inputmode="numeric" size="4" value="{default}"'
+            in page
+        )
+    chosen = {"student": "20", "parent": "40", "teacher": "0", "principal": "1"}
+    assert _draw_page(supervisor, "2026-web", respondents=chosen).status_code == 302
+    quotas = _quotas("2026-web")
+    assert quotas
+    for (_school, group), (planned, population) in quotas.items():
+        assert planned == min(int(chosen[group]), population), (group, planned, population)
+    assert any(planned == 40 for (_s, g), (planned, _m) in quotas.items() if g == "parent")
+    # drawn again with another seed: the page shows the plan's numbers, and keeps them
+    page = supervisor.get("/plan/2026-web/draw").text
+    assert 'id="r-parent" inputmode="numeric" size="4" value="40"' in page
+    assert 'id="r-teacher" inputmode="numeric" size="4" value="0"' in page
+    assert _draw_page(supervisor, "2026-web", seed="7").status_code == 302
+    again = _quotas("2026-web")
+    assert {g: max(p for (_s, gg), (p, _m) in again.items() if gg == g) for g in chosen} == {
+        "student": 20,
+        "parent": 40,
+        "teacher": 0,
+        "principal": 1,
+    }
+
+
+@pytest.mark.parametrize("typed", ["", "-3", "two", "１５", "1234567", "2.5"])
+def test_respondents_per_school_that_are_not_a_count_are_refused(supervisor, typed):
+    _post_campaign(supervisor)
+    _upload(supervisor, "2026-web", GOOD.encode())
+    reply = _draw_page(supervisor, "2026-web", respondents={"parent": typed})
+    assert reply.status_code == 422
+    assert "每校答卷人数，家长：请填写整数（0 表示不调查）" in reply.text
+    assert f'id="r-parent" inputmode="numeric" size="4" value="{typed}"' in reply.text
+    assert 'value="15"' in reply.text  # the other groups as typed
+    assert "draw.csv" not in reply.text  # nothing was drawn
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(typed=st.dictionaries(st.sampled_from(SCHOOL_GROUPS), st.text(max_size=8), max_size=4))
+def test_any_respondents_per_school_are_drawn_or_refused_whole(supervisor, typed):
+    """Whatever is typed: a draw with exactly those numbers, or a 422 that draws
+    nothing and shows what was typed."""
+    if db.session.scalar(select(func.count()).where(Campaign.key == "2026-web")) == 0:
+        _post_campaign(supervisor)
+        _upload(supervisor, "2026-web", GOOD.encode())
+    before = draw.plan_of(db.session.scalars(select(Campaign).filter_by(key="2026-web")).one())
+    drawn_before = before.drawn_at if before is not None else None
+    reply = _draw_page(supervisor, "2026-web", respondents=typed)
+    plan = draw.plan_of(db.session.scalars(select(Campaign).filter_by(key="2026-web")).one())
+    valid = all(
+        t.strip().isascii() and t.strip().isdigit() and len(t.strip()) <= 6 for t in typed.values()
+    )
+    if valid:
+        assert reply.status_code == 302, reply.text
+        assert plan is not None
+        quotas = {(q.school_id, q.respondent_group): q for q in plan.quotas}
+        for (_school, group), quota in quotas.items():
+            if group in typed:
+                assert quota.planned == min(int(typed[group]), quota.population)
+    else:
+        assert reply.status_code == 422
+        assert (plan.drawn_at if plan is not None else None) == drawn_before
+        assert "每校答卷人数" in reply.text
 
 
 def test_the_draw_of_a_campaign_in_fieldwork_is_frozen(supervisor, campaign):
