@@ -24,6 +24,10 @@ DEMO_CAMPAIGN_KEY = "demo"
 DEMO_COUNTY_NAME = "示范县"
 DEMO_AREA = "chengguan"  # the open link of the county town's residents
 DEMO_DRAW_SEED = 20261201  # the demo plan's seed (README: plan draw --seed)
+# Respondents per drawn school: enough that the demo's simulated fieldwork (2,000
+# responses, ./dev) stays within the plan, and a school's group has enough answers for
+# the integrity checks to examine.
+DEMO_RESPONDENTS = {"student": 30, "parent": 30, "teacher": 10, "principal": 1}
 
 
 @dataclass(frozen=True)
@@ -158,7 +162,7 @@ def seed_demo_county(now: datetime | None = None, seed: int = 20261124) -> Campa
         now=now,
     )
     # The staff pages show a drawn plan: the schools and list members of the fieldwork.
-    draw.draw_schools(campaign, DEMO_DRAW_SEED, now)
+    draw.draw_schools(campaign, DEMO_DRAW_SEED, now, respondents=DEMO_RESPONDENTS)
     campaign.status = "open"
     db.session.flush()
     return campaign

@@ -190,10 +190,38 @@ def test_the_answers_look_like_a_county_with_two_groups_below_85(campaign, capsy
     assert 0.03 < dont_know / len(rows) < 0.08
     # 满意 (4) most, then 比较满意, 基本满意; 不满意 (1) the rarest.
     assert options[4] > options[3] > options[2] > options[1] > 0
-    # More than the plan calls for: the lists give no more than their drawn members.
+    # Within the plan (./dev's demo): no list gives more than its drawn members, and no
+    # school's group more than it plans
     for frame in db.session.scalars(select(ListFrame)):
         answered = _count(select(func.count()).where(Response.stratum_id == frame.stratum_id))
-        assert answered == len(frame.drawn_positions)
+        assert 0 < answered <= len(frame.drawn_positions)
+    plan = draw.plan_of(campaign)
+    assert plan is not None
+    for quota in plan.quotas:
+        answered = _count(
+            select(func.count()).where(
+                Response.school_id == quota.school_id,
+                Response.respondent_group == quota.respondent_group,
+            )
+        )
+        assert answered <= quota.planned, (quota.school.code, quota.respondent_group)
+
+
+def test_responses_past_the_plan_go_to_schools_never_past_a_list_or_a_link():
+    """More responses than planned (the benches fill large campaigns): shares as planned
+    while there is room, a list's cell never past its drawn members nor a link's past its
+    free slots, the rest where the schools have people."""
+    cells = [
+        demo_fieldwork.Cell("parent", 30, 500),
+        demo_fieldwork.Cell("parent", 30, 40),
+        demo_fieldwork.Cell("deputy", 40, 40),
+        demo_fieldwork.Cell("resident", 300, 150),
+    ]
+    assert demo_fieldwork.allocate_responses(cells, 200) == [15, 15, 20, 150]  # as planned
+    assert demo_fieldwork.allocate_responses(cells, 500) == [270, 40, 40, 150]
+    assert demo_fieldwork.allocate_responses(cells, 700) == [470, 40, 40, 150]
+    with pytest.raises(demo_fieldwork.FieldworkRefused, match="room for 730 responses"):
+        demo_fieldwork.allocate_responses(cells, 731)
 
 
 def test_the_same_seed_gives_the_same_answers(campaign):
