@@ -157,9 +157,11 @@ def draw_schools(key: str) -> ResponseReturnValue:
     refused: str | None = None
     status = 200
     if form.validate_on_submit():
-        allocation, refused = _allocation_from(typed)
+        allocation, refused = _counts_from(typed, messages.not_a_count)
         respondents, refused = (
-            _respondents_from(typed_respondents) if refused is None else ({}, refused)
+            _counts_from(typed_respondents, messages.not_a_respondent_count)
+            if refused is None
+            else ({}, refused)
         )
         if refused is None:
             try:
@@ -227,28 +229,18 @@ def _sample_size(chosen: Campaign) -> Sizing:
     return Sizing(inputs, size, sample_size.national_practice(chosen.resident_population))
 
 
-def _allocation_from(typed: dict[str, str]) -> tuple[dict[str, int], str | None]:
-    allocation: dict[str, int] = {}
-    for code, text in typed.items():
-        if not _is_count(text):
-            return {}, messages.not_a_count(code)
-        allocation[code] = int(text)
-    return allocation, None
-
-
-def _respondents_from(typed: dict[str, str]) -> tuple[dict[str, int], str | None]:
-    respondents: dict[str, int] = {}
-    for group, text in typed.items():
-        if not _is_count(text):
-            return {}, messages.not_a_respondent_count(group)
-        respondents[group] = int(text)
-    return respondents, None
-
-
-def _is_count(text: str) -> bool:
-    """A whole number of at most six digits (ASCII: int() would read other digits)."""
-    text = text.strip()
-    return text.isascii() and text.isdigit() and len(text) <= 6
+def _counts_from(
+    typed: dict[str, str], refusal: Callable[[str], str]
+) -> tuple[dict[str, int], str | None]:
+    """The fields as whole numbers of at most six digits (ASCII: int() would read other
+    digits), or ``refusal`` of the first field that is not one."""
+    counts: dict[str, int] = {}
+    for name, text in typed.items():
+        text = text.strip()
+        if not (text.isascii() and text.isdigit() and len(text) <= 6):
+            return {}, refusal(name)
+        counts[name] = int(text)
+    return counts, None
 
 
 @bp.route("/<key>/draw.csv")
