@@ -199,10 +199,7 @@ def respondents_drawn(campaign: Campaign) -> dict[str, int]:
         .limit(1)
     )
     asked = (details or {}).get("respondents_per_school") or {}
-    return {
-        group: int(asked.get(group, default))
-        for group, default in second_stage.DEFAULT_RESPONDENTS.items()
-    }
+    return second_stage.respondents_per_school({group: int(n) for group, n in asked.items()})
 
 
 def _check_drawable(campaign: Campaign) -> None:

@@ -158,11 +158,10 @@ def draw_schools(key: str) -> ResponseReturnValue:
     status = 200
     if form.validate_on_submit():
         allocation, refused = _counts_from(typed, messages.not_a_count)
-        respondents, refused = (
-            _counts_from(typed_respondents, messages.not_a_respondent_count)
-            if refused is None
-            else ({}, refused)
+        respondents, refused_respondents = _counts_from(
+            typed_respondents, messages.not_a_respondent_count
         )
+        refused = refused or refused_respondents
         if refused is None:
             try:
                 draw.draw_schools(
