@@ -171,10 +171,12 @@ def test_an_evaluator_sets_a_flagged_group_aside_with_a_reason(client, coached):
         select(AuditEvent).where(AuditEvent.action == "integrity_decision")
     ).one()
     assert event.actor == "evaluator@example.org"
-    assert load_campaign(campaign).n < before
+    cut = before - load_campaign(campaign).n
+    assert cut > 0
     # The results page is rebuilt: the decision and the new figures show.
     text = evaluator.get("/results/demo/").text
     assert "同一答案，家长群里发的" in text
+    assert f"已搁置、未计入统计结果的答卷： 经调查真实性核查后由工作人员决定搁置 {cut}</p>" in text
     # when, in the county's time (as the decision page shows it), not the cache's UTC text
     with client.application.test_request_context():
         shown = format_datetime(as_utc(row.decided_at))
@@ -231,7 +233,10 @@ def test_the_report_prints_the_flags_and_the_verdict_three_ways(app, coached, si
     verdict with every response, without the flagged groups and as decided."""
     campaign = db.session.get(Campaign, coached_campaign_id())
     school, group, _style = coached.coached[0]
+    before = load_campaign(campaign).n
     decide(campaign, school, group, "set_aside", "家长群发布标准答案", allowed=EVALUATOR_DECISIONS)
+    cut = before - load_campaign(campaign).n
+    assert cut > 0
     results_page.forget()
     found = report.issue_report(
         campaign,
@@ -249,6 +254,9 @@ def test_the_report_prints_the_flags_and_the_verdict_three_ways(app, coached, si
     for flagged_school, _group, _style in coached.coached:
         assert flagged_school in squeezed
     assert "家长群发布标准答案" in squeezed
+    # what was set aside, in the data-quality paragraph and in the facts table
+    assert f"已搁置、未计入统计结果的答卷：经调查真实性核查后由工作人员决定搁置{cut}" in squeezed
+    assert f"被搁置的答卷经调查真实性核查后由工作人员决定搁置：{cut}" in squeezed
     assert "Integrity checks" not in squeezed
     page = results_page.cached_page(campaign)
     assert page.compared is not None
