@@ -214,13 +214,22 @@ def import_frame(campaign: Campaign, filename: str, content: bytes) -> ImportSum
     return summary
 
 
-def _check_replaceable(campaign: Campaign) -> None:
+def lock_of(campaign: Campaign) -> FrameLocked | None:
+    """Why the campaign's frame can no longer be replaced, or None while it can (the
+    page says so before a file is chosen, not after it is sent)."""
     issued = codes_issued(campaign)
     drawn = db.session.scalar(
         select(SamplingPlan.id).where(SamplingPlan.campaign_id == campaign.id)
     )
     if issued or drawn is not None or campaign.status != "draft":
-        raise FrameLocked(campaign.key, campaign.status, issued, drawn is not None)
+        return FrameLocked(campaign.key, campaign.status, issued, drawn is not None)
+    return None
+
+
+def _check_replaceable(campaign: Campaign) -> None:
+    locked = lock_of(campaign)
+    if locked is not None:
+        raise locked
 
 
 # -- reading the file -----------------------------------------------------------------

@@ -15,7 +15,7 @@ from survey_app.plan.campaigns import CampaignRefused
 from survey_app.plan.changes import ChangeRefused
 from survey_app.plan.draw import DrawRefused
 from survey_app.plan.frame_import import FrameLocked, Problem
-from survey_app.vocabulary import GROUP_LABELS
+from survey_app.vocabulary import GROUP_LABELS, stratum_label
 
 Params = Mapping[str, object]
 
@@ -85,7 +85,7 @@ def draw_refused(error: DrawRefused) -> str:
     if error.code == "too_many":
         return _(
             "Stratum %(stratum)s has %(n)d schools with pupils: it cannot draw %(asked)d.",
-            **error.params,
+            **{**error.params, "stratum": stratum_label(str(error.params["stratum"]))},
         )
     if error.code == "frozen":
         return _("Codes have been issued or fieldwork has begun: the draw is frozen.")
@@ -95,7 +95,8 @@ def draw_refused(error: DrawRefused) -> str:
 
 
 def not_a_count(stratum: str) -> str:
-    return _("Stratum %(stratum)s: give a whole number of schools.", stratum=stratum)
+    """``stratum``: the stratum's code, named on the page by its label."""
+    return _("Stratum %(stratum)s: give a whole number of schools.", stratum=stratum_label(stratum))
 
 
 def not_a_respondent_count(group: str) -> str:

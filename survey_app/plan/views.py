@@ -27,6 +27,7 @@ from survey_app.models import Campaign
 from survey_app.plan import (
     audit,
     campaigns,
+    changes,
     code_batches,
     draw,
     fieldwork,
@@ -131,6 +132,8 @@ def import_frame(key: str) -> ResponseReturnValue:
             return redirect(url_for("plan.campaign", key=chosen.key))
     elif request.method == "POST":
         status = 422
+    if locked is None and (lock := frame_import.lock_of(chosen)) is not None:
+        locked = messages.frame_locked(lock)
     return render_template(
         "plan/frame.html",
         campaign=chosen,
@@ -185,6 +188,7 @@ def draw_schools(key: str) -> ResponseReturnValue:
         status = 422
     return render_template(
         "plan/draw.html",
+        frozen=changes.is_frozen(chosen),
         sizing=sizing,
         campaign=chosen,
         strata=strata,
@@ -208,15 +212,17 @@ class Sizing:
     error: str | None = None
 
 
-SIZING_DEFAULTS = {"p1": "0.90", "m": "15", "rho": "0.05", "cv": "0.3"}
+SIZING_DEFAULTS = {"p1": "0.90", "rho": "0.05", "cv": "0.3"}
 
 
 def _sample_size(chosen: Campaign) -> Sizing:
     """The test of the 85% line against p1 (the planning design effect from m̄, ρ and
-    CV_w) beside the national practice for the campaign's residents."""
-    inputs = {
-        name: request.args.get(name, default)[:20] for name, default in SIZING_DEFAULTS.items()
-    }
+    CV_w) beside the national practice for the campaign's residents.  m̄ starts as the
+    most respondents of one group a school gives in the last draw (else the defaults):
+    that group's clusters have the largest design effect."""
+    largest = max(draw.respondents_drawn(chosen).values(), default=1)
+    defaults = {**SIZING_DEFAULTS, "m": str(max(1, largest))}
+    inputs = {name: request.args.get(name, default)[:20] for name, default in defaults.items()}
     try:
         p1, m, rho, cv = (float(inputs[name]) for name in ("p1", "m", "rho", "cv"))
         deff = sample_size.design_effect(m, rho, cv)

@@ -145,6 +145,22 @@ def test_the_frame_of_a_campaign_in_fieldwork_cannot_be_replaced(supervisor, cam
     assert "已从该名录抽取学校" not in reply.text
 
 
+def test_the_frame_page_says_it_is_locked_before_a_file_is_chosen(supervisor, campaign):
+    page = supervisor.get(f"/plan/{campaign.key}/frame").text
+    assert 'id="locked"' in page
+    assert "已从该名录抽取学校，名录不能再替换" in page
+    assert 'type="file"' not in page  # no form to fill in for nothing
+    _post_campaign(supervisor)
+    page = supervisor.get("/plan/2026-web/frame").text
+    assert 'id="locked"' not in page
+    assert 'type="file"' in page
+
+
+def test_the_sample_size_panel_starts_from_the_default_respondents_before_a_draw(supervisor):
+    _post_campaign(supervisor)
+    assert 'name="m" value="15"' in supervisor.get("/plan/2026-web/draw").text
+
+
 def test_an_upload_without_a_file_is_refused(supervisor):
     _post_campaign(supervisor)
     token = csrf_token(supervisor.get("/plan/2026-web/frame").text)
@@ -200,8 +216,8 @@ def test_a_supervisor_draws_the_schools_and_downloads_the_draw(supervisor):
 @pytest.mark.parametrize(
     ("allocation", "message"),
     [
-        ({"urban-primary": "two"}, "层 urban-primary：请填写学校数（整数）"),
-        ({"urban-primary": "5"}, "urban-primary 层有 1 所有学生的学校，不能抽取 5 所"),
+        ({"urban-primary": "two"}, "层 城区小学：请填写学校数（整数）"),
+        ({"urban-primary": "5"}, "城区小学 层有 1 所有学生的学校，不能抽取 5 所"),
     ],
 )
 def test_an_impossible_draw_keeps_what_was_typed(supervisor, allocation, message):
@@ -291,10 +307,29 @@ def test_any_respondents_per_school_are_drawn_or_refused_whole(supervisor, typed
 def test_the_draw_of_a_campaign_in_fieldwork_is_frozen(supervisor, campaign):
     drawn = supervisor.get(f"/plan/{campaign.key}/draw.csv")  # the demo is drawn when seeded
     assert drawn.status_code == 200
-    reply = _draw_page(supervisor, campaign.key, seed="1")
+    page = supervisor.get(f"/plan/{campaign.key}/draw").text
+    # The page says so and offers no draw form; the drawn schools and the way to change
+    # the frozen plan stay.
+    assert 'id="frozen"' in page
+    assert "抽样已冻结" in page
+    assert f'href="/plan/{campaign.key}/changes"' in page
+    assert 'name="seed"' not in page
+    assert 'id="drawn"' in page
+    # A form posted anyway (an old tab) is refused and draws nothing.
+    fields = {f"n-{code}": "1" for code in ("urban-primary", "rural-primary")}
+    data = {"csrf_token": csrf_token(page), "seed": "1", **fields}
+    reply = supervisor.post(f"/plan/{campaign.key}/draw", data=data)
     assert reply.status_code == 422
     assert "抽样已冻结" in reply.text
     assert supervisor.get(f"/plan/{campaign.key}/draw.csv").data == drawn.data  # unchanged
+
+
+def test_the_draw_of_a_campaign_in_preparation_is_not_frozen(supervisor):
+    _post_campaign(supervisor)
+    _upload(supervisor, "2026-web", GOOD.encode())
+    page = supervisor.get("/plan/2026-web/draw").text
+    assert 'id="frozen"' not in page
+    assert 'name="seed"' in page
 
 
 def test_a_county_name_with_a_nul_byte_is_refused(supervisor):
@@ -304,8 +339,13 @@ def test_a_county_name_with_a_nul_byte_is_refused(supervisor):
 
 
 def test_the_draw_page_sizes_the_sample_beside_the_national_practice(supervisor, campaign):
-    page = supervisor.get(f"/plan/{campaign.key}/draw")  # p1 0.90, m 15, ρ 0.05, CV 0.3
+    # m̄ starts as the most respondents of one group a drawn school gives: 30 in the demo
+    page = supervisor.get(f"/plan/{campaign.key}/draw")
     assert page.status_code == 200
+    assert 'name="m" value="30"' in page.text
+    # 1 + 29·0.05 = 2.45, (1 + 0.3²) = 1.09: deff 2.6705
+    assert "设计效应 2.671" in page.text
+    page = supervisor.get(f"/plan/{campaign.key}/draw?p1=0.90&m=15&rho=0.05&cv=0.3")
     assert '<td class="num">523</td>' in page.text  # shared/statistics.md's worked example
     assert '<td class="num">628</td>' in page.text  # 1.5‰ of 418,600 residents
     assert '<th class="num">628</th>' in page.text  # the larger
