@@ -13,14 +13,23 @@ here too):
   residents (never past its quota: slots are taken with ``reserve_slot``, as a phone
   opening the link takes one). Students of a nine-year school are split between the
   primary and the junior questionnaire as their codes are when issued.
-* **How.** Each simulated respondent gets a fresh code from the issuing functions
-  (``issue_codes``, ``issue_list_codes``) or a slot of an open link, opens it
+* **Who answers.** The plan's codes are issued first, as a supervisor issues them
+  (``issue_planned_codes``: every school's and list's missing codes, kept in memory,
+  since only their hashes are stored), and not all of them come back: each school has a
+  turnout of its own (a group's usual turnout, :data:`TURNOUT`, shifted on the logit
+  scale by a school effect of sd :data:`TURNOUT_SD` shared by its groups: an organised
+  school brings every group in), so the responses are shared in proportion to planned
+  codes × turnout, never past a cell's planned codes while the plan has room, and the
+  fieldwork page's response rates differ between schools, groups and strata as in the
+  field. Codes issued before (and not known here) stay as they are.
+* **How.** Each simulated respondent takes one of those codes (or, past the plan, a
+  fresh one from ``issue_codes``, ``issue_list_codes``) or a slot of an open link, opens it
   (``find_code``, ``claim_draft``), saves every screen (``save_draft``; in zh_Hans
   mostly, some in ug) and submits (``submit_response``) at a simulated moment inside
   the fieldwork window: the start times spread over the days the fieldwork has been
   open so far, mostly in the daytime, and the time taken is a realistic reading time
   (seconds per question with log-normal noise), so ``duration_seconds`` and
-  ``submitted_minute`` look like the field's. No code is left unanswered.
+  ``submitted_minute`` look like the field's.
 * **What.** Whether an answer is "recognised" follows a logistic model: each group has a
   recognition rate (most between 0.88 and 0.95; teachers and residents below the 85%
   threshold, so the verdict has something to say), shifted on the logit scale by a
@@ -43,8 +52,8 @@ here too):
 
 Reproducible: the same campaign and seed give the same answers whatever ``now`` is
 (the times come from a random stream of their own, so a longer window moves the times,
-not the answers), and with the same ``now`` the same times too (the codes themselves
-are random, as every code is). Plain functions: they flush, the caller
+not the answers; turnout has a third), and with the same ``now`` the same times too
+(the codes themselves are random, as every code is). Plain functions: they flush, the caller
 commits.
 """
 
@@ -68,7 +77,7 @@ from questionnaires import Item, Scale
 from survey_app.extensions import db
 from survey_app.models import Campaign, ListFrame, OpenLink, Response, School
 from survey_app.models.base import as_utc
-from survey_app.plan import lists, second_stage
+from survey_app.plan import code_batches, lists, second_stage
 from survey_app.plan.draw import plan_of
 from survey_app.plan.issuing import issue_codes, issue_list_codes
 from survey_app.respond import open_links as respond_links
@@ -100,6 +109,18 @@ DONT_KNOW = {
 SCHOOL_SD = 0.5  # random school (or area) effect, logit scale
 RESPONDENT_SD = 0.6  # random respondent effect, logit scale
 ITEM_SD = 0.3  # fixed item effects, logit scale (drawn once per seed)
+# Share of a group's issued codes that come back at a school of average turnout; the
+# school's own turnout is shifted by a normal effect of TURNOUT_SD on the logit scale.
+TURNOUT = {
+    "student": 0.93,  # answered in class
+    "parent": 0.82,
+    "teacher": 0.95,
+    "principal": 0.98,
+    "deputy": 0.78,
+    "member": 0.74,
+    "resident": 1.0,  # an open link: whoever opens it answers
+}
+TURNOUT_SD = 0.7
 UYGHUR_SHARE = 0.12  # respondents answering in ug; the others in zh_Hans
 COMMENT_SHARE = 0.04
 COMMENTS = (
@@ -178,29 +199,37 @@ def planned_cells(campaign: Campaign) -> list[Cell]:
     return cells
 
 
-def allocate_responses(cells: list[Cell], n: int) -> list[int]:
-    """``n`` responses over the cells in proportion to what each plans, none past its
-    room: over the groups first, then over each group's cells (largest remainders,
-    ``analysis.allocation``), so rounding in many small cells (a principal a school)
-    does not move responses from one group to another."""
+def allocate_responses(
+    cells: list[Cell], n: int, turnout: Sequence[float] | None = None
+) -> list[int]:
+    """``n`` responses over the cells in proportion to what each plans (times its
+    ``turnout``, 1 if not given), none past its planned codes while the plan has room for
+    ``n``, else none past its room: over the groups first, then over each group's cells
+    (largest remainders, ``analysis.allocation``), so rounding in many small cells (a
+    principal a school) does not move responses from one group to another."""
     room = sum(cell.room for cell in cells)
     if n > room:
         raise FieldworkRefused(f"the plan has room for {room} responses, not {n}")
+    within_plan = [min(cell.planned, cell.room) for cell in cells]
+    bound = within_plan if n <= sum(within_plan) else [cell.room for cell in cells]
+    weight = [
+        cell.planned * (1.0 if turnout is None else turnout[i]) for i, cell in enumerate(cells)
+    ]
     groups = sorted({cell.respondent_group for cell in cells})
     members = {g: [i for i, c in enumerate(cells) if c.respondent_group == g] for g in groups}
     group_counts = allocate(
         n,
-        [sum(cells[i].room for i in members[g]) for g in groups],
+        [sum(bound[i] for i in members[g]) for g in groups],
         minimum=0,
-        to=[sum(cells[i].planned for i in members[g]) for g in groups],
+        to=[sum(weight[i] for i in members[g]) for g in groups],
     )
     counts = [0] * len(cells)
     for group, total in zip(groups, group_counts, strict=True):
         shares = allocate(
             total,
-            [cells[i].room for i in members[group]],
+            [bound[i] for i in members[group]],
             minimum=0,
-            to=[cells[i].planned for i in members[group]],
+            to=[weight[i] for i in members[group]],
         )
         for index, share in zip(members[group], shares, strict=True):
             counts[index] = share
@@ -225,9 +254,12 @@ def simulate_fieldwork(
         raise FieldworkRefused(f"campaign {campaign.key} is {campaign.status}, not open")
     window = _window(campaign, now)
     cells = planned_cells(campaign)
-    counts = allocate_responses(cells, n)
-    answers, clock = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+    answers, clock, turnout = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3)
+    )
+    counts = allocate_responses(cells, n, _turnout(cells, turnout))
     simulator = _Simulator(campaign, answers, clock, window, items_per_page)
+    simulator.ready = _issue_the_plan(campaign, turnout)
     styles = _coached_cells(cells, counts, coached, answers)
     per_group: Counter[str] = Counter()
     for index, (cell, count) in enumerate(zip(cells, counts, strict=True)):
@@ -239,6 +271,38 @@ def simulate_fieldwork(
         if (school := cells[i].school) is not None
     )
     return FieldworkResult(sum(per_group.values()), dict(per_group), found)
+
+
+def _turnout(cells: list[Cell], rng: np.random.Generator) -> list[float]:
+    """Each cell's turnout: its group's, shifted by its school's effect (none for lists
+    and open links, whose people share no school)."""
+    effects: dict[int, float] = {}
+    shares = []
+    for cell in cells:
+        effect = 0.0
+        if cell.school is not None:
+            if cell.school.id not in effects:
+                effects[cell.school.id] = float(rng.normal(0.0, TURNOUT_SD))
+            effect = effects[cell.school.id]
+        base = TURNOUT.get(cell.respondent_group, 1.0)
+        shares.append(1.0 if base >= 1 else 1 / (1 + math.exp(-(_logit(base) + effect))))
+    return shares
+
+
+def _issue_the_plan(
+    campaign: Campaign, rng: np.random.Generator
+) -> dict[tuple[int | None, str], list[str]]:
+    """The plan's missing codes, issued as the codes page issues them, by cell (a school's
+    group, or a list's group with no school), each cell's in random order."""
+    try:
+        issued = code_batches.issue_planned_codes(campaign, plan_of(campaign))
+    except code_batches.NothingToIssue:
+        return {}
+    ready: dict[tuple[int | None, str], list[str]] = {}
+    for slip in issued:
+        key = (slip.school.id if slip.school is not None else None, slip.respondent_group)
+        ready.setdefault(key, []).append(slip.code)
+    return {key: [codes[i] for i in rng.permutation(len(codes))] for key, codes in ready.items()}
 
 
 def _coached_cells(
@@ -306,19 +370,27 @@ class _Simulator:
         self.items_per_page = items_per_page
         self.unit_effects: dict[tuple[str, int], float] = {}
         self.item_effects: dict[tuple[str, str], float] = {}
+        # Codes issued for the plan and not answered yet, by (school id or None, group).
+        self.ready: dict[tuple[int | None, str], list[str]] = {}
         total_sd = math.sqrt(SCHOOL_SD**2 + RESPONDENT_SD**2 + ITEM_SD**2)
         self.group_logits = {g: _calibrated_logit(r, total_sd) for g, r in GROUP_RATES.items()}
 
     def fill(self, cell: Cell, count: int, coaching: str | None = None) -> int:
-        """``count`` respondents of one cell, each through a fresh code; returns how many
-        submitted (an open link may turn out fuller than read, by people answering now).
-        ``coaching``: one of :data:`COACHING_STYLES` (a school's group only)."""
+        """``count`` respondents of one cell, each through one of the cell's issued codes
+        (fresh ones past them); returns how many submitted (an open link may turn out
+        fuller than read, by people answering now).  ``coaching``: one of
+        :data:`COACHING_STYLES` (a school's group only)."""
         if cell.school is not None:
             unit = ("school", cell.school.id)
-            codes = self._school_codes(cell.school, cell.respondent_group, count)
+            codes = self._take((cell.school.id, cell.respondent_group), count)
+            codes += self._school_codes(cell.school, cell.respondent_group, count - len(codes))
         elif cell.frame is not None:
             unit = ("list", cell.frame.id)
-            codes = issue_list_codes(cell.frame, count, expires_at=self.campaign.closes_at)
+            codes = self._take((None, cell.respondent_group), count)
+            if len(codes) < count:
+                codes += issue_list_codes(
+                    cell.frame, count - len(codes), expires_at=self.campaign.closes_at
+                )
         else:
             assert cell.link is not None  # noqa: S101 - a cell is one of the three
             return self._fill_link(cell.link, count, ("link", cell.link.id))
@@ -338,6 +410,12 @@ class _Simulator:
             services.check_usable(code, start)
             self._answer(code, effect, start, coach=coach if style else None)
         return len(codes)
+
+    def _take(self, key: tuple[int | None, str], count: int) -> list[str]:
+        """Up to ``count`` of the cell's issued codes; the others stay unanswered."""
+        ready = self.ready.get(key, [])
+        taken, self.ready[key] = ready[:count], ready[count:]
+        return taken
 
     def _school_codes(self, school: School, group: str, count: int) -> list[str]:
         """Codes as the plan's batches issue them: students of a nine-year school split

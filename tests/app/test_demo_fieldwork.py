@@ -26,8 +26,10 @@ from survey_app.models import (
     School,
     Stratum,
 )
-from survey_app.plan import changes, draw
+from survey_app.plan import changes, code_batches, draw, lists
+from survey_app.plan.issuing import issue_codes
 from survey_app.respond import open_links as respond_links
+from survey_app.respond import services
 from tests.app.conftest import csrf_token
 from tests.factories import make_campaign, make_plan, make_school
 
@@ -91,15 +93,18 @@ def test_responses_are_spread_over_the_plan_as_planned(campaign):
         "member",
         "resident",
     }
-    # In proportion to what is planned: parents the largest share, close to plan.
-    assert by_group["parent"] == max(by_group.values())
+    # In proportion to what is planned times each group's turnout (schools' turnouts
+    # differ around it): students and parents the largest shares.
+    assert {by_group["student"], by_group["parent"]} == set(sorted(by_group.values())[-2:])
     cells = demo_fieldwork.planned_cells(campaign)
-    planned = Counter()
+    expected = Counter()
     for cell in cells:
-        planned[cell.respondent_group] += cell.planned
-    total = sum(planned.values())
+        expected[cell.respondent_group] += (
+            cell.planned * demo_fieldwork.TURNOUT[cell.respondent_group]
+        )
+    total = sum(expected.values())
     for group, n in by_group.items():
-        assert abs(n / 600 - planned[group] / total) < 0.01, group
+        assert abs(n / 600 - expected[group] / total) < 0.02, (group, n, expected)
     # Every response in its cell's stratum.
     in_field = {row.school_id: row.stratum_id for row in plan.schools if row.in_field}
     schools = {s.id: s for s in db.session.scalars(select(School))}
@@ -131,13 +136,20 @@ def test_responses_are_spread_over_the_plan_as_planned(campaign):
         if r.respondent_group == "student" and schools[r.school_id].level == "nine_year"
     }
     assert nine_year == {"primary", "junior"}
-    # No code is left issued; the open link is within its quota.
-    statuses = db.session.execute(
-        select(OneTimeCode.status, func.count())
-        .where(OneTimeCode.campaign_id == campaign.id)
-        .group_by(OneTimeCode.status)
-    ).all()
-    assert dict(statuses) == {"used": 600}
+    # The plan's codes were issued, as the codes page issues them, and 600 came back; the
+    # open link is within its quota.
+    statuses = dict(
+        db.session.execute(
+            select(OneTimeCode.status, func.count())
+            .where(OneTimeCode.campaign_id == campaign.id)
+            .group_by(OneTimeCode.status)
+        ).all()
+    )
+    planned_codes = sum(q.planned for q in plan.quotas) + sum(
+        len(frame.drawn_positions or []) for frame in db.session.scalars(select(ListFrame))
+    )
+    assert statuses["used"] == 600
+    assert statuses["issued"] + 600 == planned_codes + by_group["resident"]  # + link slots
     link = db.session.scalar(select(OpenLink).where(OpenLink.campaign_id == campaign.id))
     assert link.reserved == by_group["resident"] <= link.quota
     # Inside the fieldwork window, spread over the days, with realistic durations.
@@ -207,6 +219,45 @@ def test_the_answers_look_like_a_county_with_two_groups_below_85(campaign, capsy
         assert answered <= quota.planned, (quota.school.code, quota.respondent_group)
 
 
+def test_codes_come_back_at_rates_that_differ_as_in_the_field(campaign):
+    """The plan's codes are issued and not all answered: response rates below 100%,
+    different between schools and between groups (parents less than teachers), none
+    above 100%; codes issued before the simulation are left as they are."""
+    plan = draw.plan_of(campaign)
+    assert plan is not None
+    school = plan.quotas[0].school
+    earlier = issue_codes(school, "parent", 2, expires_at=campaign.closes_at)
+    _simulate(campaign, 2000, seed=20261124)
+    progress = code_batches.quota_progress(plan)
+    for row in progress:  # the codes issued before count towards the plan
+        assert row.issued == row.planned, (row.school.code, row.respondent_group)
+        assert row.used <= row.planned
+    assert all(services.find_code(code).status == "issued" for code in earlier)
+    rates: dict[str, list[float]] = {}
+    for row in progress:
+        if row.respondent_group in ("student", "parent", "teacher") and row.issued:
+            rates.setdefault(row.respondent_group, []).append(row.used / row.issued)
+    every = [rate for group in rates.values() for rate in group]
+    assert 0.8 < sum(row.used for row in progress) / sum(row.issued for row in progress) < 0.95
+    assert min(every) < 0.7  # a school that brought few in
+    assert max(every) == 1.0  # and one that brought everyone
+    mean = {group: sum(r) / len(r) for group, r in rates.items()}
+    assert mean["parent"] < mean["student"] < mean["teacher"], mean
+    for frame in lists.lists_of(campaign):
+        drawn = len(frame.drawn_positions or [])
+        answered = _count(select(func.count()).where(Response.stratum_id == frame.stratum_id))
+        assert answered < drawn == lists.codes_of(frame)
+
+
+def test_turnout_shares_the_responses_in_proportion_within_the_plan():
+    cells = [demo_fieldwork.Cell("parent", 30, 500), demo_fieldwork.Cell("parent", 30, 40)]
+    assert demo_fieldwork.allocate_responses(cells, 30, [0.9, 0.6]) == [18, 12]
+    # the better cell is full at its plan; the rest goes to the other
+    assert demo_fieldwork.allocate_responses(cells, 50, [0.9, 0.3]) == [30, 20]
+    # past the plan: by room, as without turnout
+    assert demo_fieldwork.allocate_responses(cells, 100, [0.9, 0.3])[1] <= 40
+
+
 def test_responses_past_the_plan_go_to_schools_never_past_a_list_or_a_link():
     """More responses than planned (the benches fill large campaigns): shares as planned
     while there is room, a list's cell never past its drawn members nor a link's past its
@@ -270,7 +321,7 @@ def test_the_open_link_never_fills_past_its_quota(campaign):
     assert result.responses == 1000  # the rest went to the other cells
     left = _count(
         select(func.count()).where(
-            OneTimeCode.campaign_id == campaign.id, OneTimeCode.status == "issued"
+            OneTimeCode.stratum_id == link.stratum_id, OneTimeCode.status == "issued"
         )
     )
     assert left == link.quota - 4  # only the real residents' slots are still open
