@@ -63,6 +63,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     security.init_app(app)
     errors.init_app(app)
     app.register_blueprint(respond_bp)
+    from survey_app.admin.views import bp as admin_bp
     from survey_app.auth import views as auth_views
     from survey_app.contact.views import bp as contact_bp
     from survey_app.plan.views import bp as plan_bp
@@ -71,6 +72,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     auth_views.init_app(app)
     app.register_blueprint(plan_bp)
     app.register_blueprint(results_bp)
+    app.register_blueprint(admin_bp)
     app.register_blueprint(contact_bp)  # a school contact's counts: signed link, no login
     from survey_app.verify.views import bp as verify_bp
 

@@ -1,8 +1,20 @@
-"""Response headers that keep codes and answers where they belong."""
+"""Response headers that keep codes and answers where they belong; the fingerprint that
+ties a staff session to the password it was signed in with."""
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+import hashlib
+import hmac
+
+from flask import Flask, Response, current_app, request
+
+
+def password_fingerprint(password_hash: str) -> str:
+    """16 hex digits of an HMAC of the hash under the app's secret key: kept in the
+    (signed, readable) session, it tells a new password from the old without showing any
+    of the hash."""
+    key = str(current_app.secret_key).encode()
+    return hmac.new(key, password_hash.encode(), hashlib.sha256).hexdigest()[:16]
 
 
 def init_app(app: Flask) -> None:

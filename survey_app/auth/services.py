@@ -78,8 +78,16 @@ def create_user(email: str, role: str, password: str, campaign_keys: Iterable[st
 
 
 def set_password(user: User, password: str) -> None:
+    """A new password; sessions signed in with the old one end (``User.get_id``)."""
     user.password_hash = hash_password(password)
     db.session.flush()
+
+
+def password_matches(user: User, password: str) -> bool:
+    try:
+        return bool(_hasher.verify(user.password_hash, password))
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 def _campaign_by_key(key: str) -> Campaign:

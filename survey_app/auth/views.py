@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import hmac
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from survey_app import vocabulary
-from survey_app.auth import login_limits, services
-from survey_app.auth.forms import LoginForm
+from survey_app.auth import accounts, login_limits, services
+from survey_app.auth.forms import ChangePasswordForm, LoginForm
 from survey_app.extensions import db, login_manager
 from survey_app.integrity import messages as integrity_messages
 from survey_app.models import User
+from survey_app.security import password_fingerprint
 
 bp = Blueprint("auth", __name__, url_prefix="/staff")
 
@@ -75,6 +78,49 @@ def home() -> ResponseReturnValue:
     return render_template("auth/home.html", campaigns=campaigns)
 
 
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def change_password() -> ResponseReturnValue:
+    """A member of staff's own new password; this session stays signed in, every other
+    one of the account ends."""
+    form = ChangePasswordForm()
+    status = 200
+    if form.validate_on_submit():
+        user: User = current_user._get_current_object()  # type: ignore[attr-defined]
+        try:
+            # Guessing the current password from a session left open is a sign-in by
+            # other means: the same limits, counted against the account.
+            login_limits.check_login_allowed(user.email)
+            accounts.change_own_password(user, form.current.data or "", form.new.data or "")
+        except login_limits.TooManyLogins as error:
+            form.current.errors = [
+                *form.current.errors,
+                _(
+                    "Too many failed sign-ins. Please wait %(minutes)d minutes and try again.",
+                    minutes=-(-error.retry_after // 60),
+                ),
+            ]
+            status = 429
+        except accounts.AccountChangeRefused as refused:
+            if refused.code == "wrong_password":
+                login_limits.count_failed_login(user.email)
+            field = form.current if refused.code == "wrong_password" else form.new
+            field.errors = [*field.errors, _refused_password(refused)]
+            status = 422
+        else:
+            login_user(user)  # the session's id holds the new password's fingerprint
+            return render_template("auth/password.html", form=None, changed=True)
+    elif form.is_submitted():
+        status = 422
+    return render_template("auth/password.html", form=form, changed=False), status
+
+
+def _refused_password(refused: accounts.AccountChangeRefused) -> str:
+    if refused.code == "wrong_password":
+        return _("The current password is not right.")
+    return _("At least %(n)d characters.", n=services.MIN_PASSWORD_LENGTH)
+
+
 def init_app(app: Flask) -> None:
     # Flask-Login's own context processor loads the user for every page rendered, the
     # respondents' too (and marks their session changed); the proxy below is evaluated
@@ -85,9 +131,14 @@ def init_app(app: Flask) -> None:
     login_manager.session_protection = "basic"
 
     @login_manager.user_loader
-    def load_user(user_id: str) -> User | None:
+    def load_user(session_id: str) -> User | None:
+        """The active account of a session signed in with its current password."""
+        user_id, _dot, fingerprint = session_id.partition(".")
         user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-        return user if user is not None and user.active else None
+        if user is None or not user.active:
+            return None
+        current = password_fingerprint(user.password_hash)
+        return user if hmac.compare_digest(fingerprint.encode(), current.encode()) else None
 
     app.jinja_env.globals.update(
         current_user=current_user,

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from survey_app.models.base import Base
 from survey_app.models.campaign import Campaign
+from survey_app.security import password_fingerprint
 from survey_app.vocabulary import STAFF_ROLES, sql_in
 
 
@@ -51,7 +52,9 @@ class User(Base):
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        """The id and the password's fingerprint: a new password (set or reset) ends
+        every session signed in with the old one (``auth.views.load_user``)."""
+        return f"{self.id}.{password_fingerprint(self.password_hash)}"
 
 
 class CampaignAccess(Base):

@@ -25,7 +25,7 @@ PASSWORD = "a long enough password"
 OPEN_TO_ALL = {"static", "auth.login", "auth.logout"}  # logout: a POST with a CSRF token
 OPEN_TO_ALL |= {"contact.school_counts"}  # a signed link, counts of one school (test_contact)
 OPEN_TO_ALL |= {"verify.check_report"}  # a report's public check by its id (test_report)
-STAFF_ANY_ROLE = {"auth.home"}
+STAFF_ANY_ROLE = {"auth.home", "auth.change_password"}
 
 
 def _staff_rules(app: Flask) -> list[Rule]:
@@ -47,7 +47,7 @@ def _staff_rules(app: Flask) -> list[Rule]:
 # and a school's group (the integrity decision pages; the school is in both campaigns).
 WALK_SCHOOL = "S999999999"
 OTHER_ARGUMENTS = {"slug": "chengguan", "job": "no-such-job", "school": WALK_SCHOOL}
-OTHER_ARGUMENTS |= {"group": "parent"}
+OTHER_ARGUMENTS |= {"group": "parent", "account_id": "0"}  # the staff fixture's own below
 JOB_ROUTES = {"results.report_progress", "results.report_progress_json"}
 
 
@@ -90,9 +90,12 @@ def _opened(rule: Rule, reply) -> bool:
 
 
 @pytest.fixture
-def staff(app: Flask, campaign):
+def staff(app: Flask, campaign, monkeypatch):
     """One signed-in client per role, each given the demo campaign; and another campaign
-    none of them was given."""
+    none of them was given; the administrator's pages of one account walked (not one of
+    the walkers': their form routes answer an empty form with a refusal anyway)."""
+    walked = services.create_user("walked@access.test", "evaluator", PASSWORD, [campaign.key])
+    monkeypatch.setitem(OTHER_ARGUMENTS, "account_id", str(walked.id))
     other = make_campaign()
     make_school(other)
     for walked in (campaign, other):

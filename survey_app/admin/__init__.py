@@ -1,0 +1,1 @@
+"""The administrator's pages: staff accounts, their roles and the campaigns each sees."""
