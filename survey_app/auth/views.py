@@ -16,6 +16,7 @@ from survey_app.auth.forms import ChangePasswordForm, LoginForm
 from survey_app.extensions import db, login_manager
 from survey_app.integrity import messages as integrity_messages
 from survey_app.models import User
+from survey_app.plan import audit_text
 from survey_app.security import password_fingerprint
 
 bp = Blueprint("auth", __name__, url_prefix="/staff")
@@ -153,5 +154,7 @@ def init_app(app: Flask) -> None:
         integrity_reasons=integrity_messages.reason_list,
         response_flag_labels=integrity_messages.RESPONSE_FLAG_LABELS,
         integrity_explanation=integrity_messages.explanation,
+        audit_action=audit_text.action_label,
+        audit_details=audit_text.details,
     )
     app.register_blueprint(bp)

@@ -363,3 +363,34 @@ def test_the_campaign_page_has_its_audit_log_once_and_a_plain_title(supervisor, 
     assert "<" not in title
     assert campaign.key in title
     assert page.count("<h2>操作记录</h2>") == 1
+
+
+def test_the_audit_log_names_actions_and_details_in_the_staff_language(supervisor, campaign):
+    page = supervisor.get(f"/plan/{campaign.key}/").text
+    # the demo's draw: by name, its code on hover; groups and strata by their names
+    assert '<td title="schools_drawn">抽中学校</td>' in page
+    assert '<span title="seed">随机种子：20261201</span>' in page
+    assert "每校答卷人数：学生 30, 家长 30, 教师 10, 校长 1" in page
+    assert "各层学校数：乡村九年一贯制学校 2, 乡村小学 2, 乡村教学点 2, 镇区初中 4" in page
+    assert '<td title="open_link_created">创建开放链接</td>' in page
+    assert "含成员编号：" in page  # a list's bool, as 是 / 否
+    english = supervisor.get(f"/plan/{campaign.key}/?lang=en").text
+    assert '<td title="schools_drawn">Schools drawn</td>' in english
+    assert "Respondents per school: Student 30, Parent 30, Teacher 10, Principal 1" in english
+
+
+def test_every_action_the_log_records_has_a_name():
+    """The actions recorded anywhere in the app (``audit.record(campaign, "...")`` and the
+    named constants) are the ones the page names."""
+    import pathlib
+
+    from survey_app.integrity.decisions import AUDIT_ACTION
+    from survey_app.plan.audit_text import ACTION_LABELS
+    from survey_app.results.report import DOWNLOADED, ISSUED
+
+    source = "\n".join(
+        path.read_text(encoding="utf-8") for path in pathlib.Path("survey_app").rglob("*.py")
+    )
+    literal = set(re.findall(r'audit\.record\(\s*\w+,\s*"([a-z_]+)"', source))
+    assert len(literal) >= 15
+    assert literal | {AUDIT_ACTION, ISSUED, DOWNLOADED} == set(ACTION_LABELS)

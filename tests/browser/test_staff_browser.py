@@ -61,7 +61,7 @@ def test_a_supervisor_signs_in_sees_the_campaign_and_signs_out(
     assert tables.count() == 3
     assert "rural-primary" in tables.nth(0).inner_text()
     assert "家长" in tables.nth(1).inner_text()
-    assert "open_link_created" in tables.nth(2).inner_text()
+    assert "创建开放链接" in tables.nth(2).inner_text()
     page.screenshot(path=str(tmp_path / "campaign.png"), full_page=True)
     page.locator("button.link").click()  # sign out (a POST with its CSRF token)
     page.wait_for_url("**/staff/login")
