@@ -14,7 +14,7 @@
       .then(function (reply) { return reply.ok ? reply.json() : null; })
       .then(function (data) {
         if (!data) { return; }
-        data.cells.forEach(function (cell) {
+        data.cells.concat(data.totals || []).forEach(function (cell) {
           var row = table.querySelector('tr[data-cell="' + cell.stratum + "|" + cell.group + '"]');
           if (!row) { return; }
           row.querySelector("[data-field=target]").textContent = cell.target;

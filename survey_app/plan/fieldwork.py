@@ -128,6 +128,13 @@ class FieldworkProgress:
     days_left: int
     elapsed: float  # share of the fieldwork window gone, 0..1
 
+    @property
+    def totals(self) -> list[CellProgress]:
+        """Each group over every stratum (stratum ``*``), then everything (``*``, ``*``)."""
+        groups = [g for g in RESPONDENT_GROUPS if any(c.respondent_group == g for c in self.cells)]
+        rows = [_total([c for c in self.cells if c.respondent_group == g], g) for g in groups]
+        return [*rows, _total(self.cells, ALL)] if self.cells else []
+
     def lagging(self, cell: CellProgress) -> bool:
         """Behind when the cell has completed less than 80% of the share of the window
         that has gone (on day 5 of 10, a cell below 40% of its target lags)."""
@@ -137,6 +144,19 @@ class FieldworkProgress:
             and self.elapsed > 0
             and (completion < LAGGING_FACTOR * self.elapsed)
         )
+
+
+ALL = "*"  # the stratum (and group) of a total
+
+
+def _total(cells: list[CellProgress], group: str) -> CellProgress:
+    return CellProgress(
+        stratum=ALL,
+        respondent_group=group,
+        target=sum(cell.target for cell in cells),
+        issued=sum(cell.issued for cell in cells),
+        answered=sum(cell.answered for cell in cells),
+    )
 
 
 def progress(campaign: Campaign, plan: SamplingPlan | None, now: datetime) -> FieldworkProgress:
@@ -202,22 +222,25 @@ PROGRESS_COLUMNS = (
 
 
 def progress_json(report: FieldworkProgress) -> dict[str, object]:
+    """The cells, and ``totals``: each group over the strata, then all (``*``)."""
+
+    def row(cell: CellProgress) -> dict[str, object]:
+        return {
+            "stratum": cell.stratum,
+            "group": cell.respondent_group,
+            "target": cell.target,
+            "issued": cell.issued,
+            "answered": cell.answered,
+            "completion": cell.completion,
+            "response_rate": cell.response_rate,
+            "lagging": report.lagging(cell),
+        }
+
     return {
         "days_left": report.days_left,
         "elapsed": report.elapsed,
-        "cells": [
-            {
-                "stratum": cell.stratum,
-                "group": cell.respondent_group,
-                "target": cell.target,
-                "issued": cell.issued,
-                "answered": cell.answered,
-                "completion": cell.completion,
-                "response_rate": cell.response_rate,
-                "lagging": report.lagging(cell),
-            }
-            for cell in report.cells
-        ],
+        "cells": [row(cell) for cell in report.cells],
+        "totals": [row(cell) for cell in report.totals],
     }
 
 

@@ -62,6 +62,35 @@ def test_targets_codes_and_answers_per_stratum_and_group(field):
     assert (teachers.target, teachers.answered, report.lagging(teachers)) == (5, 0, True)
 
 
+def test_totals_per_group_and_over_everything(field):
+    campaign, plan = field
+    report = fieldwork.progress(campaign, plan, as_utc(campaign.opens_at) + timedelta(days=7.5))
+    totals = {cell.respondent_group: cell for cell in report.totals}
+    assert list(totals) == ["student", "parent", "teacher", "principal", "*"]
+    parents = totals["parent"]
+    assert parents.stratum == "*"
+    assert (parents.target, parents.issued, parents.answered) == (30, 29, 15)
+    assert parents.response_rate == pytest.approx(15 / 29)
+    assert not report.lagging(parents)  # 50% done with half the window gone
+    everything = totals["*"]
+    for field_name in ("target", "issued", "answered"):
+        assert getattr(everything, field_name) == sum(
+            getattr(cell, field_name) for cell in report.cells
+        )
+    assert report.lagging(everything)
+    json = fieldwork.progress_json(report)
+    assert json["totals"][-1] == {
+        "stratum": "*",
+        "group": "*",
+        "target": everything.target,
+        "issued": everything.issued,
+        "answered": 15,
+        "completion": 15 / everything.target,
+        "response_rate": 15 / everything.issued,
+        "lagging": True,
+    }
+
+
 def test_before_the_window_nothing_lags(field):
     campaign, plan = field
     report = fieldwork.progress(campaign, plan, as_utc(campaign.opens_at) - timedelta(days=1))
@@ -100,6 +129,10 @@ def test_the_fieldwork_page_shows_counts_only(app, field):
     assert page.status_code == 200
     # the stratum by its name in the staff's language, its code kept in the cell's title
     assert '<td title="rural-primary">乡村小学</td>' in page.text
+    # the totals under the cells: per group, then everything
+    assert '<tr data-cell="*|parent">' in page.text
+    assert '<th scope="row">全部层</th><td>家长</td>' in page.text
+    assert '<th scope="row">合计</th><td>全部群体</td>' in page.text
     assert "还剩" in page.text
     assert 'data-refresh-seconds="30"' in page.text
     counts = client.get(f"/plan/{campaign.key}/fieldwork.json").get_json()

@@ -126,6 +126,8 @@ def test_the_fieldwork_page_fills_as_a_respondent_answers(
     )
     answered = page.locator(f'tr[data-cell="{cell}"] [data-field=answered]')
     before = int(answered.inner_text())
+    total = 'tr[data-cell="*|*"] [data-field=answered]'
+    total_before = int(page.locator(total).inner_text())
     respondent = phone.new_page()
     respondent.goto(f"{live_server}/r/{code}")
     respondent.locator(".primary").click()
@@ -138,6 +140,7 @@ def test_the_fieldwork_page_fills_as_a_respondent_answers(
         arg=[f'tr[data-cell="{cell}"] [data-field=answered]', before + 1],
         timeout=10_000,
     )
+    assert int(page.locator(total).inner_text()) == total_before + 1  # the total too
     assert page.url.endswith("/fieldwork")
 
 
