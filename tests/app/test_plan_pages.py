@@ -324,6 +324,14 @@ def test_the_draw_of_a_campaign_in_fieldwork_is_frozen(supervisor, campaign):
     assert supervisor.get(f"/plan/{campaign.key}/draw.csv").data == drawn.data  # unchanged
 
 
+def test_the_campaign_page_leads_to_the_drawn_schools_once_the_fieldwork_is_open(
+    supervisor, campaign
+):
+    page = supervisor.get(f"/plan/{campaign.key}/").text
+    assert f'href="/plan/{campaign.key}/draw" id="drawn-schools"' in page
+    assert '<td title="rural-primary">乡村小学</td>' in page  # the frame's strata by name
+
+
 def test_the_draw_of_a_campaign_in_preparation_is_not_frozen(supervisor):
     _post_campaign(supervisor)
     _upload(supervisor, "2026-web", GOOD.encode())

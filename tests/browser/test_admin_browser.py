@@ -33,7 +33,7 @@ def test_an_administrator_makes_an_account_its_owner_signs_in_and_changes_the_pa
     page.get_by_role("link", name="工作人员账户").click()
     page.wait_for_url("**/admin/accounts")
     page.get_by_role("link", name="新建账户").click()
-    page.fill("#email", "browser.evaluator@example.org")
+    page.fill("#email", "browser.new.evaluator@example.org")
     page.select_option("#role", "evaluator")
     page.get_by_label(f"{DEMO_CAMPAIGN_KEY} · 示范县").check()
     page.locator("button.primary").click()
@@ -48,7 +48,7 @@ def test_an_administrator_makes_an_account_its_owner_signs_in_and_changes_the_pa
         sign_in(
             theirs,
             f"{live_server}/staff/login",
-            "browser.evaluator@example.org",
+            "browser.new.evaluator@example.org",
             password,
             "**/staff/",
         )
@@ -66,7 +66,7 @@ def test_an_administrator_makes_an_account_its_owner_signs_in_and_changes_the_pa
 
     # The administrator withdraws the campaign: the account stays, its list is empty.
     page.goto(f"{live_server}/admin/accounts")
-    page.get_by_role("link", name="browser.evaluator@example.org").click()
+    page.get_by_role("link", name="browser.new.evaluator@example.org").click()
     page.get_by_label(f"{DEMO_CAMPAIGN_KEY} · 示范县").uncheck()
     page.get_by_role("button", name="保存调查项目授权").click()
     assert page.locator("#notice").inner_text() == f"已撤销：{DEMO_CAMPAIGN_KEY}。"

@@ -59,7 +59,7 @@ def test_a_supervisor_signs_in_sees_the_campaign_and_signs_out(
     # The frame by stratum, the codes in the field, the audit log (the demo's lists and
     # open link were set when it was seeded).
     assert tables.count() == 3
-    assert "rural-primary" in tables.nth(0).inner_text()
+    assert "乡村小学" in tables.nth(0).inner_text()
     assert "家长" in tables.nth(1).inner_text()
     assert "创建开放链接" in tables.nth(2).inner_text()
     page.screenshot(path=str(tmp_path / "campaign.png"), full_page=True)
@@ -79,7 +79,7 @@ def test_a_supervisor_creates_a_campaign_imports_its_frame_and_draws(
     page = laptop.new_page()
     sign_in(page, f"{live_server}/staff/login", supervisor, PASSWORD, "**/staff/")
     _new_campaign_with_frame(page, "browser-county", "659004", "浏览器县", frame)
-    assert "rural-teaching_point" in page.locator("table.data").first.inner_text()
+    assert "乡村教学点" in page.locator("table.data").first.inner_text()
     page.get_by_role("link", name="抽取学校").click()
     page.fill("#n-urban-primary", "1")
     page.fill("#n-town-junior", "1")
