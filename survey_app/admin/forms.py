@@ -49,6 +49,14 @@ class CampaignsForm(StaffForm):
     form = HiddenField(validators=[AnyOf(("campaigns",))])
 
 
+class RoleForm(StaffForm):
+    role = SelectField(
+        _l("Role"),
+        choices=[SelectChoice(role, ROLE_LABELS[role]) for role in STAFF_ROLES],
+        validators=[DataRequired()],
+    )
+
+
 class ActiveForm(StaffForm):
     """One button; the hidden field says which way (1 enables, 0 disables)."""
 

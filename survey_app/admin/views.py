@@ -13,7 +13,13 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from survey_app.admin.forms import ActiveForm, CampaignsForm, NewAccountForm, ResetPasswordForm
+from survey_app.admin.forms import (
+    ActiveForm,
+    CampaignsForm,
+    NewAccountForm,
+    ResetPasswordForm,
+    RoleForm,
+)
 from survey_app.auth import accounts, services
 from survey_app.auth.access import staff_blueprint
 from survey_app.models import User
@@ -83,12 +89,14 @@ def _account_page(
     notice: str | None = None,
     refused: str | None = None,
     status: int = 200,
+    role_form: RoleForm | None = None,
 ) -> ResponseReturnValue:
     return render_template(
         "admin/account.html",
         account=user,
         form=form or _campaigns_form(user),
         active_form=ActiveForm(formdata=None),
+        role_form=role_form or RoleForm(formdata=None, data={"role": user.role}),
         reset_form=ResetPasswordForm(formdata=None),
         notice=notice,
         refused=refused,
@@ -122,6 +130,19 @@ def account_active(account_id: int) -> ResponseReturnValue:
     return redirect(url_for("admin.account_page", account_id=user.id))
 
 
+@bp.route("/accounts/<int:account_id>/role", methods=["POST"])
+def account_role(account_id: int) -> ResponseReturnValue:
+    user = _account_or_404(account_id)
+    form = RoleForm()
+    if not form.validate_on_submit():
+        return _account_page(user, status=422, role_form=form)
+    try:
+        accounts.set_role(user, form.role.data or "", by=current_user)  # type: ignore[arg-type]
+    except accounts.AccountChangeRefused as refused:
+        return _account_page(user, refused=_refusal(refused), status=409, role_form=form)
+    return redirect(url_for("admin.account_page", account_id=user.id))
+
+
 @bp.route("/accounts/<int:account_id>/password", methods=["POST"])
 def account_password(account_id: int) -> ResponseReturnValue:
     user = _account_or_404(account_id)
@@ -146,6 +167,7 @@ def _access_notice(change: accounts.AccessChange) -> str:
 def _refusal(refused: accounts.AccountChangeRefused) -> str:
     texts = {
         "own_account": _("You cannot disable your own account."),
+        "own_role": _("You cannot change your own role."),
         "last_admin": _("This is the last active administrator: it stays enabled."),
         "admin_sees_all": _("An administrator sees every campaign: nothing to grant."),
     }

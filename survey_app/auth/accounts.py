@@ -22,6 +22,7 @@ from survey_app.extensions import db
 from survey_app.models import Campaign, User
 from survey_app.plan import audit
 from survey_app.refusals import Refusal
+from survey_app.vocabulary import STAFF_ROLES
 
 log = logging.getLogger("survey_app.accounts")
 
@@ -36,13 +37,15 @@ class AccountChangeRefused(Refusal):
     REASONS = {
         "no_account": "no staff account %(account)s",
         "own_account": "you cannot disable your own account",
+        "own_role": "you cannot change your own role",
+        "role": "unknown role %(role)s: one of admin, supervisor, evaluator",
         "last_admin": "%(account)s is the last active administrator: it stays enabled",
         "admin_sees_all": "an administrator sees every campaign: nothing to grant",
         "no_campaign": "no campaign with the key %(key)r",
         "wrong_password": "the current password is not right",
         "password_length": "the password needs at least %(n)d characters",
     }
-    CONFLICTS = frozenset(("own_account", "last_admin", "admin_sees_all"))
+    CONFLICTS = frozenset(("own_account", "own_role", "last_admin", "admin_sees_all"))
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,29 @@ def set_active(user: User, active: bool, by: User | None = None) -> None:
     user.active = active
     db.session.flush()
     log.info("account %s %s by %s", user.email, "enabled" if active else "disabled", _by(by))
+
+
+def set_role(user: User, role: str, by: User | None = None) -> None:
+    """Give the account another role (never one's own, and never the last active
+    administrator's). Each campaign it has records the change; an administrator sees
+    every campaign, so one made administrator gives up its grants (withdrawn, recorded)
+    and starts with none if it is ever made something else again."""
+    if role not in STAFF_ROLES:
+        raise AccountChangeRefused("role", role=repr(role[:20]))
+    if role == user.role:
+        return
+    if by is not None and by.id == user.id:
+        raise AccountChangeRefused("own_role")
+    if user.role == "admin" and user.active and _active_admins() <= 1:
+        raise AccountChangeRefused("last_admin", account=user.email)
+    previous, user.role = user.role, role
+    for campaign in list(user.campaigns):
+        details = {"account": user.email, "role": role, "previous_role": previous}
+        audit.record(campaign, "role_changed", details)
+    if role == "admin":
+        _change(user, grant=[], withdraw=list(user.campaigns))
+    db.session.flush()
+    log.info("account %s made %s (was %s) by %s", user.email, role, previous, _by(by))
 
 
 def _active_admins() -> int:

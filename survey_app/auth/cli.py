@@ -96,6 +96,20 @@ def users_withdraw(email: str, campaigns: tuple[str, ...]) -> None:
     _changed(change)
 
 
+@users_cli.command("role")
+@_account_option
+@click.option("--role", type=click.Choice(STAFF_ROLES), required=True)
+def users_role(email: str, role: str) -> None:
+    """Give an account another role (its campaigns record it; made admin, it gives up its
+    grants: an administrator sees every campaign)."""
+
+    def change() -> str:
+        accounts.set_role(accounts.account(email), role)
+        return f"{email} is now {role}."
+
+    _changed(change)
+
+
 @users_cli.command("disable")
 @_account_option
 def users_disable(email: str) -> None:

@@ -43,6 +43,7 @@ ACTION_LABELS = {
     "report_downloaded": _l("Report downloaded"),
     "access_granted": _l("Access granted"),
     "access_withdrawn": _l("Access withdrawn"),
+    "role_changed": _l("Role changed"),
 }
 
 DETAIL_LABELS = {
@@ -62,6 +63,7 @@ DETAIL_LABELS = {
     "old": _l("Old"),
     "planned": _l("Planned"),
     "population": _l("Population"),
+    "previous_role": _l("Previous role"),
     "quota": _l("Quota"),
     "replaced": _l("Schools replaced"),
     "report": _l("Report"),
@@ -92,6 +94,7 @@ def _counts(name_of: Callable[[Any], str]) -> Callable[[Any], str]:
 _VALUES: dict[str, Callable[[Any], str]] = {
     "group": _labelled(GROUP_LABELS),
     "role": _labelled(ROLE_LABELS),
+    "previous_role": _labelled(ROLE_LABELS),
     "stage": _labelled(STAGE_LABELS),
     "decision": _labelled(INTEGRITY_DECISION_LABELS),
     "area": lambda code: stratum_label(str(code)),

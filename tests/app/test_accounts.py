@@ -204,6 +204,48 @@ def test_an_administrator_is_disabled_by_another(runner, admin):
     assert not _signed_in(admin)
 
 
+def test_an_administrator_changes_a_role(app, admin, supervisor, campaign):
+    theirs = _sign_in(app, "sup@example.org", OTHER)
+    assert theirs.get(f"/plan/{campaign.key}/").status_code == 200
+    page = f"/admin/accounts/{supervisor.id}"
+    assert _post(admin, f"{page}/role", page, role="king").status_code == 422
+    assert _post(admin, f"{page}/role", page, role="evaluator").status_code == 302
+    # at once, in the same session: the results, not the plan
+    assert theirs.get(f"/plan/{campaign.key}/").status_code == 403
+    assert theirs.get(f"/results/{campaign.key}/").status_code == 200
+    assert _events(campaign, "role_changed") == [
+        {
+            "actor": "root@example.org",
+            "account": "sup@example.org",
+            "role": "evaluator",
+            "previous_role": "supervisor",
+        }
+    ]
+    log = admin.get(f"/plan/{campaign.key}/").text
+    assert '<td title="role_changed">角色变更</td>' in log
+    assert "原角色：督导" in log
+    # made administrator: every campaign, its grants given up (and recorded)
+    assert _post(admin, f"{page}/role", page, role="admin").status_code == 302
+    assert db.session.get(User, supervisor.id).campaigns == []
+    assert _events(campaign, "access_withdrawn")[0]["account"] == "sup@example.org"
+    assert theirs.get(f"/plan/{campaign.key}/").status_code == 200
+
+
+def test_nobody_changes_their_own_role_nor_demotes_the_last_administrator(admin, runner):
+    me = accounts.account("root@example.org")
+    page = admin.get(f"/admin/accounts/{me.id}").text
+    assert 'name="role"' not in page
+    reply = _post(admin, f"/admin/accounts/{me.id}/role", "/staff/", role="evaluator")
+    assert reply.status_code == 409
+    assert "不能更改自己的角色" in reply.text
+    assert db.session.get(User, me.id).role == "admin"
+    result = runner.invoke(
+        args=["users", "role", "--email", "root@example.org", "--role", "supervisor"]
+    )
+    assert result.exit_code == 2
+    assert "last active administrator" in result.output
+
+
 def test_a_reset_password_ends_the_old_sessions(app, admin, supervisor):
     theirs = _sign_in(app, "sup@example.org", OTHER)
     page = f"/admin/accounts/{supervisor.id}"
@@ -278,6 +320,11 @@ def test_users_commands_change_accounts_in_one_line(runner, supervisor, campaign
     assert runner.invoke(args=["users", "enable", "--email", "sup@example.org"]).exit_code == 0
     assert db.session.get(User, supervisor.id).active
     result = runner.invoke(
+        args=["users", "role", "--email", "sup@example.org", "--role", "evaluator"]
+    )
+    assert result.output == "sup@example.org is now evaluator.\n"
+    assert db.session.get(User, supervisor.id).role == "evaluator"
+    result = runner.invoke(
         args=["users", "password", "--email", "sup@example.org", "--password-stdin"],
         input="another long password\n",
     )
@@ -321,7 +368,7 @@ form_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=80)
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(
-    route=st.sampled_from(["new", "campaigns", "active", "password", "own"]),
+    route=st.sampled_from(["new", "campaigns", "active", "role", "password", "own"]),
     fields=st.dictionaries(
         st.sampled_from(["email", "role", "campaigns", "form", "active", "action", "current"])
         | form_text,
@@ -336,6 +383,7 @@ def test_any_form_sent_to_the_account_pages(app, admin, supervisor, route, field
         "new": "/admin/accounts/new",
         "campaigns": f"{page}/campaigns",
         "active": f"{page}/active",
+        "role": f"{page}/role",
         "password": f"{page}/password",
         "own": "/staff/password",
     }[route]
@@ -346,11 +394,14 @@ def test_any_form_sent_to_the_account_pages(app, admin, supervisor, route, field
         assert _state(supervisor) == state
     if route == "active" and reply.status_code == 302:
         _post(admin, f"{page}/active", page, active="1")  # back for the next example
+    if route == "role" and reply.status_code == 302:
+        _post(admin, f"{page}/role", page, role="supervisor")
 
 
 def _state(user: User) -> tuple:
     db.session.expire_all()
     return (
+        db.session.get(User, user.id).role,
         db.session.scalar(select(func.count()).select_from(User)),
         db.session.scalar(select(func.count()).select_from(CampaignAccess)),
         db.session.scalar(select(func.count()).select_from(AuditEvent)),

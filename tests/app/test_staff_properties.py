@@ -39,7 +39,7 @@ ENDPOINTS += ["/plan/demo/integrity/2659999001/parent", "/plan/demo/integrity/x%
 ENDPOINTS += ["/plan/demo/integrity/2659999001/" + "g" * 300, "/plan/nope/integrity/1/parent"]
 ENDPOINTS += ["/results/demo/integrity/2659999001/parent"]
 ENDPOINTS += ["/staff/password", "/admin/accounts", "/admin/accounts/new", "/admin/accounts/1"]
-ENDPOINTS += ["/admin/accounts/1/campaigns", "/admin/accounts/1/active"]
+ENDPOINTS += ["/admin/accounts/1/campaigns", "/admin/accounts/1/active", "/admin/accounts/1/role"]
 ENDPOINTS += ["/admin/accounts/1/password", "/admin/accounts/" + "9" * 40 + "/active"]
 
 
