@@ -168,7 +168,7 @@ def _refusal(refused: accounts.AccountChangeRefused) -> str:
     texts = {
         "own_account": _("You cannot disable your own account."),
         "own_role": _("You cannot change your own role."),
-        "last_admin": _("This is the last active administrator: it stays enabled."),
+        "last_admin": _("This is the last active administrator: it stays one."),
         "admin_sees_all": _("An administrator sees every campaign: nothing to grant."),
     }
     return texts.get(refused.code, str(refused))

@@ -39,7 +39,7 @@ class AccountChangeRefused(Refusal):
         "own_account": "you cannot disable your own account",
         "own_role": "you cannot change your own role",
         "role": "unknown role %(role)s: one of admin, supervisor, evaluator",
-        "last_admin": "%(account)s is the last active administrator: it stays enabled",
+        "last_admin": "%(account)s is the last active administrator: it stays one",
         "admin_sees_all": "an administrator sees every campaign: nothing to grant",
         "no_campaign": "no campaign with the key %(key)r",
         "wrong_password": "the current password is not right",
