@@ -2,10 +2,11 @@
 and enabling, new passwords (an administrator's reset, or one's own change).
 
 Every change of who may see a campaign, or in what role, goes into that campaign's audit
-log (granted, withdrawn or role changed, to whom, by whom); changes to an account itself are logged by the app's
-logger (``survey_app.accounts``), naming the staff member, never a password.  A new
-password, set or reset, ends every session signed in with the old one (``User.get_id``
-holds a fingerprint of the hash), and disabling an account ends them all.
+log (granted, withdrawn or role changed, to whom, by whom); changes to an account itself
+are logged by the app's logger (``survey_app.accounts``), naming the staff member, never
+a password.  A new password, set or reset, ends every session signed in with the old one
+(``User.get_id`` holds a fingerprint of the hash), and disabling an account ends them
+all.
 """
 
 from __future__ import annotations

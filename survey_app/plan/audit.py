@@ -68,3 +68,11 @@ def events(campaign: Campaign) -> list[AuditEvent]:
     """Newest first."""
     query = select(AuditEvent).where(AuditEvent.campaign_id == campaign.id)
     return list(db.session.scalars(query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())))
+
+
+def events_of(campaign: Campaign, actions: tuple[str, ...]) -> list[AuditEvent]:
+    """The campaign's events of these actions, oldest first (a report's account of them)."""
+    query = select(AuditEvent).where(
+        AuditEvent.campaign_id == campaign.id, AuditEvent.action.in_(actions)
+    )
+    return list(db.session.scalars(query.order_by(AuditEvent.at, AuditEvent.id)))

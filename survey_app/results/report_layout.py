@@ -31,12 +31,15 @@ from survey_app.models import (
     SamplingPlan,
     Stratum,
 )
+from survey_app.plan import audit
 from survey_app.plan.slips import no_cycle_collection, qr_data_uri
 from survey_app.results.labels import SET_ASIDE_LABELS, VERDICT_LABELS, caveat_text, item_texts
 from survey_app.results.page import ResultsPage
 from survey_app.vocabulary import RESPONDENT_GROUPS
 
 REPORT_LANGUAGE = "zh_Hans"
+# What changed in the frozen plan (plan/changes.py): the report lists each with its reason.
+PLAN_CHANGES = ("school_replaced", "population_corrected")
 
 
 def report_html(
@@ -77,6 +80,7 @@ def report_html(
             coverage=strata,
             answered_groups={group for row in strata for group, n in row.by_group.items() if n},
             plan=_plan(campaign),
+            plan_changes=audit.events_of(campaign, PLAN_CHANGES),
             interval_level=1 - 2 * RecognitionRule().alpha,
             rule=RecognitionRule(),
             software=software_versions(),

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from survey_app.auth import services as auth_services
 from survey_app.extensions import db
 from survey_app.models import AuditEvent, CertificationReport
+from survey_app.plan import changes, draw
 from survey_app.results import page as results_page
 from survey_app.results import report, report_jobs
 from survey_app.results.report_signing import make_self_signed
@@ -80,6 +81,34 @@ def test_the_pdf_holds_the_chinese_headings_and_the_figures_computed(issued, sur
     assert issued.public_id in squeezed
     assert "http://survey.test/verify/" + issued.public_id in squeezed
     assert issued.sha256 == report.sha256_hex(issued.pdf)
+
+
+def test_the_report_lists_the_changes_to_the_frozen_plan_with_their_reasons(
+    app, issued, surveyed_county, signing
+):
+    squeezed = re.sub(r"\s+", "", pdf_text(issued.pdf))
+    assert "抽样后未替换学校，也未更正总体人数。" in squeezed
+    drawn = next(
+        row.school
+        for row in draw.plan_of(surveyed_county).schools
+        if row.selected and row.school.stratum.code == "rural-primary"
+    )
+    done = changes.replace_school(surveyed_county, drawn.code, "学校整体搬迁，无法组织调查")
+    results_page.forget()
+    found = report.issue_report(
+        surveyed_county,
+        signing,
+        base_url="http://survey.test",
+        min_n=app.config["RESULTS_MIN_N"],
+        now=datetime.now(UTC),
+    )
+    squeezed = re.sub(r"\s+", "", pdf_text(found.pdf))
+    assert "抽样方案变更" in squeezed
+    assert "替换学校" in squeezed
+    assert "学校整体搬迁，无法组织调查" in squeezed
+    assert f"学校：{drawn.code}" in squeezed
+    assert f"替补学校：{done.substitute.school.code}" in squeezed
+    assert "抽样后未替换学校" not in squeezed
 
 
 def test_a_design_caveat_is_printed_in_chinese(first_stage_only, app, surveyed_county, signing):

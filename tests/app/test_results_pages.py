@@ -8,6 +8,8 @@ from dataclasses import replace
 
 from survey_app.auth import services
 from survey_app.extensions import db
+from survey_app.plan import changes, draw
+from survey_app.results import evaluation
 from survey_app.results import page as results_page
 from survey_app.results.labels import caveat_text
 from tests.app.conftest import EVALUATOR_PASSWORD, csrf_token
@@ -95,3 +97,22 @@ def test_design_caveats_are_shown_in_the_readers_language(
     assert "Design caveat: schools were drawn with probability proportional" in shown_en
     unknown = replace(page.caveats[0], code="a_code_not_yet_labelled")
     assert caveat_text(unknown) == unknown.message  # its English rather than nothing
+
+
+def test_a_figure_without_an_interval_is_drawn_as_a_point_not_a_500(evaluator, surveyed_county):
+    """A drawn school replaced before its substitute answers leaves figures of one school
+    (df 0): an estimate with no interval. The page shows the point and "–"."""
+    drawn = next(
+        row.school
+        for row in draw.plan_of(surveyed_county).schools
+        if row.selected and row.school.stratum.code == "rural-primary"
+    )
+    changes.replace_school(surveyed_county, drawn.code, "学校整体搬迁")
+    found = evaluation.evaluation_json(evaluation.evaluate_campaign(surveyed_county))
+    pointless = [
+        row for row in found["items"] if row["estimate"] is not None and row["ci_low"] is None
+    ]
+    assert pointless  # the case this test is about
+    reply = evaluator.get(f"/results/{surveyed_county.key}/")
+    assert reply.status_code == 200
+    assert '<td class="num ci">–</td>' in reply.text
