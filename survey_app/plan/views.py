@@ -23,7 +23,7 @@ from flask_login import current_user
 from analysis import sample_size
 from survey_app.auth.access import current_campaign, staff_blueprint
 from survey_app.downloads import attachment
-from survey_app.models import Campaign
+from survey_app.models import Campaign, SamplingPlan
 from survey_app.plan import (
     audit,
     campaigns,
@@ -272,7 +272,7 @@ def _codes_page(
     status: int = 200,
 ) -> ResponseReturnValue:
     plan = draw.plan_of(chosen)
-    progress = code_batches.quota_progress(plan) if plan else []
+    progress = _by_school(plan)
     list_rows = lists.list_progress(chosen) if plan else []
     return render_template(
         "plan/codes.html",
@@ -287,6 +287,15 @@ def _codes_page(
         notice=notice,
         refused=refused,
     ), status
+
+
+def _by_school(plan: SamplingPlan | None) -> list[code_batches.QuotaProgress]:
+    """The codes of each school and group, by school code, each school's groups in the
+    vocabulary's order (学生, 家长, 教师, 校长)."""
+    rows = code_batches.quota_progress(plan) if plan is not None else []
+    return sorted(
+        rows, key=lambda row: (row.school.code, RESPONDENT_GROUPS.index(row.respondent_group))
+    )
 
 
 @bp.route("/<key>/codes/issue", methods=["POST"])
@@ -358,7 +367,7 @@ def fieldwork_progress(key: str) -> ResponseReturnValue:
         "plan/fieldwork.html",
         campaign=chosen,
         report=report,
-        schools=code_batches.quota_progress(plan) if plan else [],
+        schools=_by_school(plan),
         areas=open_links.area_labels(chosen),
         integrity=integrity,
     )

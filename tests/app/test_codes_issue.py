@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -195,6 +196,13 @@ def test_the_codes_page_issues_and_revokes(app, drawn):
         data={"csrf_token": token, "output": "csv", "language": "zh_Hans"},
     )
     assert again.status_code == 409  # nothing left to issue
+    page = client.get(f"/plan/{campaign.key}/codes").text
+    assert "计划编码已全部发放。" in page
+    assert "0 个计划编码尚未发放" not in page
+    # each school's groups in the vocabulary's order: 学生 before 家长 before 教师
+    first = plan.quotas[0].school.code
+    rows = re.findall(rf"<tr><td>{first}</td><td>[^<]*</td><td>([^<]+)</td>", page)
+    assert rows[:3] == ["学生", "家长", "教师"], rows
     code = db.session.scalars(select(OneTimeCode).filter_by(campaign_id=campaign.id)).first()
     code.status = "used"
     db.session.flush()
