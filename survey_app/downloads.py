@@ -14,3 +14,12 @@ def attachment(
     if no_store:
         headers["Cache-Control"] = "no-store"
     return Response(body, mimetype=mimetype, headers=headers)
+
+
+# Text a spreadsheet would take for a formula; a CSV cell starting so gets a leading '.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(text: str) -> str:
+    """``text`` as a CSV cell that Excel or WPS shows and never evaluates."""
+    return "'" + text if text.startswith(FORMULA_START) else text

@@ -248,6 +248,12 @@ def _counts_from(
     return counts, None
 
 
+@bp.route("/<key>/audit.csv")
+def export_audit(key: str) -> ResponseReturnValue:
+    """The campaign's audit log, whole, as codes (``audit.events_csv``)."""
+    return attachment(audit.events_csv(current_campaign()), "text/csv", f"audit-{key}.csv")
+
+
 @bp.route("/<key>/draw.csv")
 def export_draw(key: str) -> ResponseReturnValue:
     """The draw as ``flask plan export`` writes it, for checking in R."""

@@ -61,6 +61,7 @@ from pathlib import Path
 from typing import Any
 
 from questionnaires import load_version
+from survey_app.downloads import spreadsheet_text
 from survey_app.models import Campaign
 from survey_app.plan import audit
 from survey_app.results.evaluation import (
@@ -100,7 +101,6 @@ FIXED_LABELS = {
     "pi": "初级抽样单位的入样概率 π (pi: first-stage inclusion probability of the PSU)",
     "f2": "第二阶段抽样比 m/M (f2: second-stage sampling fraction within the PSU)",
 }
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 Cell = str | int | float | None
 
@@ -255,10 +255,7 @@ def _text_cell(value: Cell) -> str:
         return ""
     if isinstance(value, float):
         return repr(value)  # the shortest text that reads back as the same double
-    text = str(value)
-    if isinstance(value, str) and text.startswith(_FORMULA_START):
-        return "'" + text
-    return text
+    return spreadsheet_text(value) if isinstance(value, str) else str(value)
 
 
 def csv_bytes(table: ExportTable) -> bytes:

@@ -402,3 +402,30 @@ def test_every_action_the_log_records_has_a_name():
     literal = set(re.findall(r'audit\.record\(\s*\w+,\s*"([a-z_]+)"', source))
     assert len(literal) >= 15
     assert literal | {AUDIT_ACTION, ISSUED, DOWNLOADED} == set(ACTION_LABELS)
+
+
+def test_the_audit_log_downloads_whole_as_codes(supervisor, campaign):
+    import csv
+    import io
+    import json
+
+    from survey_app.plan import audit
+
+    audit.record(campaign, "codes_revoked", {"school": "=S1", "codes": 2}, "=HYPERLINK(x)")
+    reply = supervisor.get(f"/plan/{campaign.key}/audit.csv")
+    assert reply.status_code == 200
+    assert reply.mimetype == "text/csv"
+    assert reply.data.startswith(b"\xef\xbb\xbf")  # for Excel (zh-CN)
+    rows = list(csv.DictReader(io.StringIO(reply.data.decode("utf-8-sig"))))
+    assert list(rows[0]) == ["at", "actor", "action", "details", "reason"]
+    assert len(rows) == len(audit.events(campaign))
+    assert [row["at"] for row in rows] == sorted(row["at"] for row in rows)  # oldest first
+    assert {"list_set", "schools_drawn"} <= {row["action"] for row in rows}
+    drawn = next(row for row in rows if row["action"] == "schools_drawn")
+    assert json.loads(drawn["details"])["seed"] == 20261201
+    last = rows[-1]
+    assert last["action"] == "codes_revoked"
+    assert last["reason"] == "'=HYPERLINK(x)"  # never a formula in a spreadsheet
+    assert json.loads(last["details"]) == {"codes": 2, "school": "=S1"}  # JSON starts "{"
+    page = supervisor.get(f"/plan/{campaign.key}/").text
+    assert f'href="/plan/{campaign.key}/audit.csv"' in page
