@@ -130,6 +130,11 @@ class QuotaProgress:
     used: int
     void: int
 
+    @property
+    def response_rate(self) -> float | None:
+        """Answered over the codes issued and not revoked (None before any is issued)."""
+        return self.used / self.issued if self.issued else None
+
 
 def quota_progress(plan: SamplingPlan) -> list[QuotaProgress]:
     """Per selected school and group, in one query for the codes (counts only)."""

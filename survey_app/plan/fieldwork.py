@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import case, func, select
 
+from survey_app.downloads import spreadsheet_text
 from survey_app.extensions import db
 from survey_app.models import (
     Campaign,
@@ -25,6 +26,7 @@ from survey_app.models import (
     Stratum,
 )
 from survey_app.models.base import as_utc
+from survey_app.plan.code_batches import QuotaProgress
 from survey_app.vocabulary import RESPONDENT_GROUPS
 
 
@@ -259,6 +261,42 @@ def progress_csv(report: FieldworkProgress) -> str:
                 "" if cell.completion is None else f"{cell.completion:.4f}",
                 "" if cell.response_rate is None else f"{cell.response_rate:.4f}",
                 int(report.lagging(cell)),
+            ]
+        )
+    return buffer.getvalue()
+
+
+SCHOOL_COLUMNS = (
+    "school_code",
+    "school",
+    "stratum",
+    "group",
+    "planned",
+    "issued",
+    "answered",
+    "revoked",
+    "response_rate",
+)
+
+
+def schools_csv(rows: list[QuotaProgress]) -> str:
+    """Each school's group: what a supervisor needs to chase the schools that lag."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(SCHOOL_COLUMNS)
+    for row in rows:
+        rate = row.response_rate
+        writer.writerow(
+            [
+                row.school.code,
+                spreadsheet_text(row.school.name),
+                row.school.stratum.code,
+                row.respondent_group,
+                row.planned,
+                row.issued,
+                row.used,
+                row.void,
+                "" if rate is None else f"{rate:.4f}",
             ]
         )
     return buffer.getvalue()

@@ -394,6 +394,12 @@ def fieldwork_csv(key: str) -> ResponseReturnValue:
     return attachment(fieldwork.progress_csv(report), "text/csv", f"fieldwork-{key}.csv")
 
 
+@bp.route("/<key>/fieldwork-schools.csv")
+def fieldwork_schools_csv(key: str) -> ResponseReturnValue:
+    rows = _by_school(draw.plan_of(current_campaign()))
+    return attachment(fieldwork.schools_csv(rows), "text/csv", f"fieldwork-schools-{key}.csv")
+
+
 @bp.route("/<key>/open", methods=["POST"])
 def open_fieldwork(key: str) -> ResponseReturnValue:
     return _change_fieldwork(campaigns.open_fieldwork)

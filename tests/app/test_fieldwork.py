@@ -143,3 +143,23 @@ def test_the_fieldwork_page_shows_counts_only(app, field):
     download = client.get(f"/plan/{campaign.key}/fieldwork.csv")
     assert download.mimetype == "text/csv"
     assert download.text.startswith("stratum,group,target,issued,answered")
+    # by school: the rate on the page, every column in the CSV
+    assert '<td class="num">3</td><td class="num">21%</td>' in page.text  # 3 of 14
+    schools = client.get(f"/plan/{campaign.key}/fieldwork-schools.csv")
+    assert schools.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(schools.text)))
+    assert list(rows[0]) == list(fieldwork.SCHOOL_COLUMNS)
+    rural = next(r for r in rows if (r["school_code"], r["group"]) == ("R1", "parent"))
+    assert {k: rural[k] for k in ("stratum", "planned", "issued", "answered", "revoked")} == {
+        "stratum": "rural-primary",
+        "planned": "15",
+        "issued": "14",
+        "answered": "3",
+        "revoked": "1",
+    }
+    assert rural["response_rate"] == "0.2143"
+    assert [r["group"] for r in rows if r["school_code"] == "R1"][:3] == [
+        "student",
+        "parent",
+        "teacher",
+    ]
