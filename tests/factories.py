@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from survey_app.extensions import db
 from survey_app.models import Campaign, PlanSchool, SamplingPlan, School, Stratum
-from survey_app.plan import draw, lists, open_links
+from survey_app.plan import changes, draw, lists, open_links
 from survey_app.plan.draw import draw_schools
 from survey_app.plan.issuing import issue_codes, issue_list_codes
 from survey_app.respond import open_links as phone_links
@@ -148,3 +148,14 @@ def make_surveyed_county() -> Campaign:
         answer_as_phone(services.usable_code(code_id, NOW), rng, 0.4)
     db.session.flush()
     return campaign
+
+
+def replace_a_drawn_school(campaign: Campaign, stratum: str, reason: str) -> changes.Replacement:
+    """The first drawn school of ``stratum`` refuses and is replaced (``changes``): the
+    stratum is left with one answering school until its substitute answers."""
+    plan = draw.plan_of(campaign)
+    assert plan is not None  # noqa: S101 - a test helper on a drawn campaign
+    refused = next(
+        row.school for row in plan.schools if row.selected and row.school.stratum.code == stratum
+    )
+    return changes.replace_school(campaign, refused.code, reason)

@@ -17,12 +17,12 @@ from sqlalchemy import select
 from survey_app.auth import services as auth_services
 from survey_app.extensions import db
 from survey_app.models import AuditEvent, CertificationReport
-from survey_app.plan import changes, draw
 from survey_app.results import page as results_page
 from survey_app.results import report, report_jobs
 from survey_app.results.report_signing import make_self_signed
 from tests.app.conftest import EVALUATOR_PASSWORD, csrf_token, pdf_text
 from tests.app.test_report_jobs import InlineJobs
+from tests.factories import replace_a_drawn_school
 
 HEADINGS = (
     "Certification report on social recognition",
@@ -37,11 +37,10 @@ HEADINGS = (
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
-@pytest.fixture
-def issued(app, surveyed_county, signing) -> CertificationReport:
+def _issue(app, campaign, signing) -> CertificationReport:
     results_page.forget()
     found = report.issue_report(
-        surveyed_county,
+        campaign,
         signing,
         base_url="http://survey.test",
         min_n=app.config["RESULTS_MIN_N"],
@@ -49,6 +48,11 @@ def issued(app, surveyed_county, signing) -> CertificationReport:
     )
     db.session.flush()
     return found
+
+
+@pytest.fixture
+def issued(app, surveyed_county, signing) -> CertificationReport:
+    return _issue(app, surveyed_county, signing)
 
 
 def _flipped(pdf: bytes) -> bytes:
@@ -88,25 +92,13 @@ def test_the_report_lists_the_changes_to_the_frozen_plan_with_their_reasons(
 ):
     squeezed = re.sub(r"\s+", "", pdf_text(issued.pdf))
     assert "抽样后未替换学校，也未更正总体人数。" in squeezed
-    drawn = next(
-        row.school
-        for row in draw.plan_of(surveyed_county).schools
-        if row.selected and row.school.stratum.code == "rural-primary"
-    )
-    done = changes.replace_school(surveyed_county, drawn.code, "学校整体搬迁，无法组织调查")
-    results_page.forget()
-    found = report.issue_report(
-        surveyed_county,
-        signing,
-        base_url="http://survey.test",
-        min_n=app.config["RESULTS_MIN_N"],
-        now=datetime.now(UTC),
-    )
+    done = replace_a_drawn_school(surveyed_county, "rural-primary", "学校整体搬迁，无法组织调查")
+    found = _issue(app, surveyed_county, signing)
     squeezed = re.sub(r"\s+", "", pdf_text(found.pdf))
     assert "抽样方案变更" in squeezed
     assert "替换学校" in squeezed
     assert "学校整体搬迁，无法组织调查" in squeezed
-    assert f"学校：{drawn.code}" in squeezed
+    assert f"学校：{done.refused.school.code}" in squeezed
     assert f"替补学校：{done.substitute.school.code}" in squeezed
     assert "抽样后未替换学校" not in squeezed
 
@@ -114,13 +106,7 @@ def test_the_report_lists_the_changes_to_the_frozen_plan_with_their_reasons(
 def test_a_design_caveat_is_printed_in_chinese(first_stage_only, app, surveyed_county, signing):
     """A design that ``analysis`` flags (here Brewer without the second stage): the
     caveat is in the report, translated (labels.py), not in its English."""
-    found = report.issue_report(
-        surveyed_county,
-        signing,
-        base_url="http://survey.test",
-        min_n=app.config["RESULTS_MIN_N"],
-        now=datetime.now(UTC),
-    )
+    found = _issue(app, surveyed_county, signing)
     squeezed = re.sub(r"\s+", "", pdf_text(found.pdf))
     assert "抽样设计提示" in squeezed
     assert "Design caveat" not in squeezed

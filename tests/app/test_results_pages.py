@@ -8,12 +8,11 @@ from dataclasses import replace
 
 from survey_app.auth import services
 from survey_app.extensions import db
-from survey_app.plan import changes, draw
 from survey_app.results import evaluation
 from survey_app.results import page as results_page
 from survey_app.results.labels import caveat_text
 from tests.app.conftest import EVALUATOR_PASSWORD, csrf_token
-from tests.factories import make_campaign
+from tests.factories import make_campaign, replace_a_drawn_school
 
 
 def test_the_verdict_comes_first_with_charts_and_tables(evaluator, surveyed_county):
@@ -102,12 +101,7 @@ def test_design_caveats_are_shown_in_the_readers_language(
 def test_a_figure_without_an_interval_is_drawn_as_a_point_not_a_500(evaluator, surveyed_county):
     """A drawn school replaced before its substitute answers leaves figures of one school
     (df 0): an estimate with no interval. The page shows the point and "–"."""
-    drawn = next(
-        row.school
-        for row in draw.plan_of(surveyed_county).schools
-        if row.selected and row.school.stratum.code == "rural-primary"
-    )
-    changes.replace_school(surveyed_county, drawn.code, "学校整体搬迁")
+    replace_a_drawn_school(surveyed_county, "rural-primary", "学校整体搬迁")
     found = evaluation.evaluation_json(evaluation.evaluate_campaign(surveyed_county))
     pointless = [
         row for row in found["items"] if row["estimate"] is not None and row["ci_low"] is None
