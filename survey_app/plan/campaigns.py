@@ -11,13 +11,16 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select, update
 
 from survey_app.extensions import db
-from survey_app.models import Campaign, CampaignAccess, User
+from survey_app.models import Campaign, CampaignAccess, OneTimeCode, User
+from survey_app.models.base import as_utc
 from survey_app.plan import audit
+from survey_app.refusals import Refusal
 from survey_app.untrusted import clean_text
 from survey_app.vocabulary import CAMPAIGN_KEY_PATTERN, RESPONDENT_GROUPS, STAGES, VERDICT_RULES
 
@@ -130,6 +133,71 @@ def close_fieldwork(campaign: Campaign) -> None:
     campaign.status = "closed"
     db.session.flush()
     audit.record(campaign, "fieldwork_closed", {})
+
+
+class ClosingRefused(Refusal):
+    """The fieldwork's last day cannot be moved as asked (``REASONS``: the command line's)."""
+
+    REASONS = {
+        "closed": "campaign %(key)s is closed: its window can no longer change",
+        "before_opening": "the fieldwork cannot close before it opens (%(opens)s)",
+        "past": "an open fieldwork cannot close in the past: close it now instead",
+        "same": "the fieldwork already closes at the end of %(closes)s",
+        **audit.REASON_TEXTS,
+    }
+    CONFLICTS = frozenset(("closed",))
+
+
+@dataclass(frozen=True)
+class ClosingMoved:
+    previous: date
+    closes: date
+    codes: int  # the unused codes whose expiry moved with the window
+
+
+def last_day(campaign: Campaign) -> date:
+    """The fieldwork's last day, China time (the window ends at the start of the next)."""
+    return (as_utc(campaign.closes_at).astimezone(CHINA) - timedelta(seconds=1)).date()
+
+
+def move_closing(campaign: Campaign, closes: date, reason: str, now: datetime) -> ClosingMoved:
+    """Move the fieldwork's last day (to extend it, usually), with a reason for the audit
+    log. The codes issued to expire with the window expire with the new one, so that
+    slips in the field keep working to the end."""
+    cleaned = audit.checked_reason(reason, ClosingRefused)
+    if campaign.status == "closed":
+        raise ClosingRefused("closed", key=campaign.key)
+    previous = last_day(campaign)
+    if closes == previous:
+        raise ClosingRefused("same", closes=closes.isoformat())
+    opens_at = as_utc(campaign.opens_at)
+    _start, closes_at = window(opens_at.astimezone(CHINA).date(), closes)
+    if closes_at <= opens_at:
+        raise ClosingRefused("before_opening", opens=opens_at.astimezone(CHINA).date().isoformat())
+    if campaign.status == "open" and closes_at <= now:
+        raise ClosingRefused("past")
+    old_end = as_utc(campaign.closes_at)
+    moved: CursorResult[Any] = db.session.execute(  # type: ignore[assignment]
+        update(OneTimeCode)
+        .where(
+            OneTimeCode.campaign_id == campaign.id,
+            OneTimeCode.status == "issued",
+            OneTimeCode.expires_at.between(
+                old_end - timedelta(seconds=1), old_end + timedelta(seconds=1)
+            ),
+        )
+        .values(expires_at=closes_at)
+        .execution_options(synchronize_session=False)
+    )
+    campaign.closes_at = closes_at
+    db.session.flush()
+    audit.record(
+        campaign,
+        "closing_moved",
+        {"previous": previous.isoformat(), "closes": closes.isoformat(), "codes": moved.rowcount},
+        cleaned,
+    )
+    return ClosingMoved(previous, closes, int(moved.rowcount))
 
 
 def _check(settings: CampaignSettings) -> None:

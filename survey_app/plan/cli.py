@@ -385,6 +385,24 @@ def campaign_close(key: str) -> None:
     click.echo(f"Fieldwork of {key} is closed.")
 
 
+@campaign_cli.command("closing")
+@click.option("--campaign", "key", required=True, metavar="KEY")
+@click.option("--closes", type=DATE, required=True, help="New last day of fieldwork (YYYY-MM-DD).")
+@click.option("--reason", required=True, help="Why (kept in the audit log).")
+def campaign_closing(key: str, closes: datetime, reason: str) -> None:
+    """Move the fieldwork's last day (extend it, usually); codes issued for the window
+    keep working to its new end."""
+    try:
+        with committed():
+            moved = campaigns.move_closing(_campaign(key), closes.date(), reason, datetime.now(UTC))
+    except campaigns.ClosingRefused as refused:
+        raise CommandError(str(refused)) from refused
+    click.echo(
+        f"Fieldwork of {key} now closes at the end of {moved.closes.isoformat()} "
+        f"(was {moved.previous.isoformat()}); {moved.codes} unused codes follow."
+    )
+
+
 # Commands of ``plan`` kept in modules of their own: changes to a frozen plan, the lists
 # and open links, the supervisor's sheets. Importing them registers the commands.
 from survey_app.plan import change_cli, outreach_cli, sheet_cli  # noqa: E402, F401, I001

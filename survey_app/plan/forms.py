@@ -132,3 +132,12 @@ class CorrectPopulationForm(StaffForm):
     reason = TextAreaField(
         _l("Reason (kept in the audit log)"), validators=[DataRequired(), Length(max=500)]
     )
+
+
+class ClosingForm(StaffForm):
+    """The fieldwork's last day moved (``campaigns.move_closing``), with a reason."""
+
+    closes = DateField(_l("Last day of fieldwork"), validators=[InputRequired()])
+    reason = TextAreaField(
+        _l("Reason (kept in the audit log)"), validators=[DataRequired(), Length(max=500)]
+    )

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from flask_babel import gettext as _
 
 from survey_app.plan.campaigns import CampaignRefused
+from survey_app.plan.campaigns import ClosingRefused as CampaignClosingRefused
 from survey_app.plan.changes import ChangeRefused
 from survey_app.plan.draw import DrawRefused
 from survey_app.plan.frame_import import FrameLocked, Problem
@@ -147,3 +148,18 @@ _CHANGE: dict[str, Callable[[Params], str]] = {
 def change_refused(error: ChangeRefused) -> str:
     """Why a change to the frozen plan was refused (``changes.REASONS``), translated."""
     return _CHANGE[error.code](error.params)
+
+
+_CLOSING: dict[str, Callable[[Params], str]] = {
+    "closed": lambda p: _("The campaign is closed: its window can no longer change."),
+    "before_opening": lambda p: _("The fieldwork cannot close before it opens (%(opens)s).", **p),
+    "past": lambda p: _("An open fieldwork cannot close in the past: close it now instead."),
+    "same": lambda p: _("The fieldwork already closes on that day."),
+    "reason": _CHANGE["reason"],
+    "reason_length": _CHANGE["reason_length"],
+}
+
+
+def closing_refused(error: CampaignClosingRefused) -> str:
+    """Why the fieldwork's last day could not move, translated (``ClosingRefused``)."""
+    return _CLOSING[error.code](error.params)

@@ -39,6 +39,7 @@ from survey_app.plan import (
 )
 from survey_app.plan.forms import (
     CampaignForm,
+    ClosingForm,
     DrawForm,
     FrameUploadForm,
     IssueCodesForm,
@@ -97,11 +98,17 @@ def campaign(key: str) -> ResponseReturnValue:
 
 
 def _campaign_page(
-    chosen: Campaign, refused: str | None = None, status: int = 200
+    chosen: Campaign,
+    refused: str | None = None,
+    status: int = 200,
+    closing_form: ClosingForm | None = None,
 ) -> ResponseReturnValue:
+    if closing_form is None:
+        closing_form = ClosingForm(formdata=None, closes=campaigns.last_day(chosen))
     return render_template(
         "plan/campaign.html",
         campaign=chosen,
+        closing_form=closing_form,
         strata=fieldwork.frame_by_stratum(chosen),
         codes=fieldwork.code_counts(chosen),
         areas=open_links.area_labels(chosen),
@@ -408,6 +415,22 @@ def open_fieldwork(key: str) -> ResponseReturnValue:
 @bp.route("/<key>/close", methods=["POST"])
 def close_fieldwork(key: str) -> ResponseReturnValue:
     return _change_fieldwork(campaigns.close_fieldwork)
+
+
+@bp.route("/<key>/closing", methods=["POST"])
+def move_closing(key: str) -> ResponseReturnValue:
+    """Move the fieldwork's last day (extend it, usually), with a reason."""
+    chosen = current_campaign()
+    form = ClosingForm()
+    if not form.validate_on_submit() or form.closes.data is None:
+        return _campaign_page(chosen, status=422, closing_form=form)
+    try:
+        campaigns.move_closing(chosen, form.closes.data, form.reason.data or "", datetime.now(UTC))
+    except campaigns.ClosingRefused as refused:
+        form.closes.errors = [*form.closes.errors, messages.closing_refused(refused)]
+        status = 409 if refused.conflict else 422
+        return _campaign_page(chosen, status=status, closing_form=form)
+    return redirect(url_for("plan.campaign", key=chosen.key))
 
 
 def _change_fieldwork(change: Callable[[Campaign], None]) -> ResponseReturnValue:
