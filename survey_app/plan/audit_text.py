@@ -25,6 +25,7 @@ from survey_app.vocabulary import (
 
 ACTION_LABELS = {
     "campaign_created": _l("Campaign created"),
+    "campaign_changed": _l("Campaign settings changed"),
     "frame_imported": _l("School frame imported"),
     "schools_drawn": _l("Schools drawn"),
     "list_set": _l("List set"),
@@ -54,6 +55,8 @@ DETAIL_LABELS = {
     "closes": _l("Last day"),
     "codes": _l("Codes"),
     "codes_revoked": _l("Codes revoked"),
+    "county_code": _l("County code"),
+    "county_name": _l("County name"),
     "decision": _l("Decision"),
     "file": _l("File"),
     "format": _l("Format"),
@@ -62,6 +65,8 @@ DETAIL_LABELS = {
     "list_members": _l("List members drawn"),
     "list_size": _l("List size"),
     "new": _l("New"),
+    "opens": _l("First day of fieldwork"),
+    "policy_weights": _l("Policy weights"),
     "old": _l("Old"),
     "planned": _l("Planned"),
     "population": _l("Population"),
@@ -70,6 +75,7 @@ DETAIL_LABELS = {
     "quota": _l("Quota"),
     "replaced": _l("Schools replaced"),
     "report": _l("Report"),
+    "resident_population": _l("Resident population"),
     "respondents_per_school": _l("Respondents per school"),
     "responses": _l("Responses"),
     "role": _l("Role"),
@@ -82,6 +88,8 @@ DETAIL_LABELS = {
     "stage": _l("Stage"),
     "strata": _l("Strata"),
     "substitute": _l("Substitute"),
+    "threshold": _l("Threshold"),
+    "verdict_rule": _l("Verdict"),
 }
 
 
@@ -104,6 +112,7 @@ _VALUES: dict[str, Callable[[Any], str]] = {
     "schools_per_stratum": _counts(lambda code: stratum_label(str(code))),
     "respondents_per_school": _counts(_labelled(GROUP_LABELS)),
     "list_members": _counts(_labelled(GROUP_LABELS)),
+    "policy_weights": _counts(_labelled(GROUP_LABELS)),
     "sha256": lambda digest: f"{str(digest)[:16]}…",
 }
 

@@ -44,6 +44,7 @@ REASONS = {
     "weight_group": "unknown group %(group)s",
     "weight_negative": "weights are shares of 0 or more",
     "weight_sum": "the weights add up to %(total)s, not 1",
+    "not_draft": "campaign %(key)s is %(status)s: only a campaign in preparation can change",
 }
 
 
@@ -155,6 +156,94 @@ class ClosingMoved:
     codes: int  # the unused codes whose expiry moved with the window
 
 
+# What a campaign in preparation may change: its settings but the key.
+SETTINGS = (
+    "county_code",
+    "county_name",
+    "stage",
+    "resident_population",
+    "opens",
+    "closes",
+    "threshold",
+    "verdict_rule",
+    "policy_weights",
+)
+
+
+def settings_of(campaign: Campaign) -> CampaignSettings:
+    """The campaign's settings as it was made from them (its days in China's time)."""
+    opens = as_utc(campaign.opens_at).astimezone(CHINA).date()
+    return CampaignSettings(
+        key=campaign.key,
+        county_code=campaign.county_code,
+        county_name=campaign.county_name,
+        stage=campaign.stage,
+        resident_population=campaign.resident_population,
+        opens=opens,
+        closes=last_day(campaign),
+        threshold=campaign.threshold,
+        verdict_rule=campaign.verdict_rule,
+        policy_weights=dict(campaign.policy_weights) if campaign.policy_weights else None,
+    )
+
+
+def change_settings(campaign: Campaign, settings: CampaignSettings) -> tuple[str, ...]:
+    """A campaign in preparation set to ``settings`` (its key stays); returns the names of
+    what changed, recorded in the audit log with their new values. Its threshold and
+    rule cannot change once the fieldwork opens: a verdict's terms are set beforehand."""
+    if campaign.status != "draft":
+        raise CampaignRefused("status", "not_draft", key=campaign.key, status=campaign.status)
+    _check_settings(settings)
+    before = settings_of(campaign)
+    changed = tuple(name for name in SETTINGS if getattr(settings, name) != getattr(before, name))
+    if not changed:
+        return ()
+    old_end = as_utc(campaign.closes_at)
+    opens_at, closes_at = window(settings.opens, settings.closes)
+    campaign.county_code = settings.county_code
+    campaign.county_name = settings.county_name.strip()
+    campaign.stage = settings.stage
+    campaign.resident_population = settings.resident_population
+    campaign.opens_at, campaign.closes_at = opens_at, closes_at
+    campaign.threshold = settings.threshold
+    campaign.verdict_rule = settings.verdict_rule
+    campaign.policy_weights = dict(settings.policy_weights) if settings.policy_weights else None
+    codes = _follow_window(campaign, old_end, closes_at) if closes_at != old_end else 0
+    db.session.flush()
+    details: dict[str, object] = {name: _plain(getattr(settings, name)) for name in changed}
+    if codes:
+        details["codes"] = codes
+    audit.record(campaign, "campaign_changed", details)
+    return changed
+
+
+def _plain(value: object) -> object:
+    """A setting as the audit log's JSON keeps it (days as ISO dates)."""
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return dict(value)
+    return value
+
+
+def _follow_window(campaign: Campaign, old_end: datetime, new_end: datetime) -> int:
+    """The unused codes issued to expire with the window expire at its new end; returns
+    how many."""
+    moved: CursorResult[Any] = db.session.execute(  # type: ignore[assignment]
+        update(OneTimeCode)
+        .where(
+            OneTimeCode.campaign_id == campaign.id,
+            OneTimeCode.status == "issued",
+            OneTimeCode.expires_at.between(
+                old_end - timedelta(seconds=1), old_end + timedelta(seconds=1)
+            ),
+        )
+        .values(expires_at=new_end)
+        .execution_options(synchronize_session=False)
+    )
+    return int(moved.rowcount)
+
+
 def last_day(campaign: Campaign) -> date:
     """The fieldwork's last day, China time (the window ends at the start of the next)."""
     return (as_utc(campaign.closes_at).astimezone(CHINA) - timedelta(seconds=1)).date()
@@ -176,28 +265,16 @@ def move_closing(campaign: Campaign, closes: date, reason: str, now: datetime) -
         raise ClosingRefused("before_opening", opens=opens_at.astimezone(CHINA).date().isoformat())
     if campaign.status == "open" and closes_at <= now:
         raise ClosingRefused("past")
-    old_end = as_utc(campaign.closes_at)
-    moved: CursorResult[Any] = db.session.execute(  # type: ignore[assignment]
-        update(OneTimeCode)
-        .where(
-            OneTimeCode.campaign_id == campaign.id,
-            OneTimeCode.status == "issued",
-            OneTimeCode.expires_at.between(
-                old_end - timedelta(seconds=1), old_end + timedelta(seconds=1)
-            ),
-        )
-        .values(expires_at=closes_at)
-        .execution_options(synchronize_session=False)
-    )
+    moved = _follow_window(campaign, as_utc(campaign.closes_at), closes_at)
     campaign.closes_at = closes_at
     db.session.flush()
     audit.record(
         campaign,
         "closing_moved",
-        {"previous": previous.isoformat(), "closes": closes.isoformat(), "codes": moved.rowcount},
+        {"previous": previous.isoformat(), "closes": closes.isoformat(), "codes": moved},
         cleaned,
     )
-    return ClosingMoved(previous, closes, int(moved.rowcount))
+    return ClosingMoved(previous, closes, moved)
 
 
 def _check(settings: CampaignSettings) -> None:
@@ -205,6 +282,11 @@ def _check(settings: CampaignSettings) -> None:
         raise CampaignRefused("key", "key_format")
     if db.session.scalar(select(Campaign.id).where(Campaign.key == settings.key)) is not None:
         raise CampaignRefused("key", "key_taken", key=settings.key)
+    _check_settings(settings)
+
+
+def _check_settings(settings: CampaignSettings) -> None:
+    """Everything but the key (which never changes once a campaign is made)."""
     if not COUNTY_CODE_PATTERN.match(settings.county_code):
         raise CampaignRefused("county_code", "county_code")
     name = settings.county_name.strip()

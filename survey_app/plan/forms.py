@@ -69,6 +69,12 @@ for _group in RESPONDENT_GROUPS:
     )
 
 
+class CampaignSettingsForm(CampaignForm):
+    """A campaign in preparation changed: every field of a new one but the key."""
+
+    key = None  # type: ignore[assignment]
+
+
 class DrawForm(StaffForm):
     """The seed; the schools per stratum are fields named ``n-<stratum>`` on the page."""
 

@@ -54,6 +54,9 @@ _CAMPAIGN: dict[str, Callable[[Params], str]] = {
     "weight_group": lambda p: _("unknown group %(group)s", **p),
     "weight_negative": lambda p: _("weights are shares of 0 or more"),
     "weight_sum": lambda p: _("the weights add up to %(total)s, not 1", **p),
+    "not_draft": lambda p: _(
+        "The fieldwork has opened: the campaign's settings can no longer change."
+    ),
 }
 
 

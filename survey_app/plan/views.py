@@ -39,6 +39,7 @@ from survey_app.plan import (
 )
 from survey_app.plan.forms import (
     CampaignForm,
+    CampaignSettingsForm,
     ClosingForm,
     DrawForm,
     FrameUploadForm,
@@ -59,35 +60,73 @@ def new_campaign() -> ResponseReturnValue:
     form = CampaignForm()
     status = 200
     if form.validate_on_submit():
-        weights = {
-            group: float(getattr(form, f"weight_{group}").data)
-            for group in RESPONDENT_GROUPS
-            if getattr(form, f"weight_{group}").data is not None
-        }
-        settings = campaigns.CampaignSettings(
-            key=(form.key.data or "").strip(),
-            county_code=(form.county_code.data or "").strip(),
-            county_name=form.county_name.data or "",
-            stage=form.stage.data or "",
-            resident_population=form.resident_population.data or 0,
-            opens=form.opens.data,  # type: ignore[arg-type]
-            closes=form.closes.data,  # type: ignore[arg-type]
-            threshold=float(form.threshold.data or 0),
-            verdict_rule=form.verdict_rule.data or "",
-            policy_weights=weights or None,
-        )
+        settings = _settings_from(form, (form.key.data or "").strip())
         try:
             created = campaigns.create_campaign(settings, creator=current_user)  # type: ignore[arg-type]
         except campaigns.CampaignRefused as refused:
-            field = getattr(form, _FORM_FIELDS.get(refused.field, refused.field), None)
-            errors = field.errors if field is not None else form.form_errors
-            errors.append(messages.campaign_refused(refused))
+            _show_refusal(form, refused)
             status = 422
         else:
             return redirect(url_for("plan.campaign", key=created.key))
     elif request.method == "POST":
         status = 422
     return render_template("plan/new_campaign.html", form=form, groups=RESPONDENT_GROUPS), status
+
+
+@bp.route("/<key>/settings", methods=["GET", "POST"])
+def campaign_settings(key: str) -> ResponseReturnValue:
+    """A campaign in preparation changed (its key stays); refused once fieldwork opens."""
+    chosen = current_campaign()
+    if request.method == "GET":
+        current = campaigns.settings_of(chosen)
+        weights = {f"weight_{g}": w for g, w in (current.policy_weights or {}).items()}
+        form = CampaignSettingsForm(
+            formdata=None, **{n: getattr(current, n) for n in campaigns.SETTINGS}, **weights
+        )
+    else:
+        form = CampaignSettingsForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            campaigns.change_settings(chosen, _settings_from(form, chosen.key))
+        except campaigns.CampaignRefused as refused:
+            if refused.code != "not_draft":  # that one the page says above the form
+                _show_refusal(form, refused)
+            status = 409 if refused.code == "not_draft" else 422
+        else:
+            return redirect(url_for("plan.campaign", key=chosen.key))
+    elif request.method == "POST":
+        status = 422
+    return render_template(
+        "plan/campaign_settings.html", form=form, campaign=chosen, groups=RESPONDENT_GROUPS
+    ), status
+
+
+def _settings_from(form: CampaignForm, key: str) -> campaigns.CampaignSettings:
+    weights = {
+        group: float(getattr(form, f"weight_{group}").data)
+        for group in RESPONDENT_GROUPS
+        if getattr(form, f"weight_{group}").data is not None
+    }
+    return campaigns.CampaignSettings(
+        key=key,
+        county_code=(form.county_code.data or "").strip(),
+        county_name=form.county_name.data or "",
+        stage=form.stage.data or "",
+        resident_population=form.resident_population.data or 0,
+        opens=form.opens.data,  # type: ignore[arg-type]
+        closes=form.closes.data,  # type: ignore[arg-type]
+        threshold=float(form.threshold.data or 0),
+        verdict_rule=form.verdict_rule.data or "",
+        policy_weights=weights or None,
+    )
+
+
+def _show_refusal(form: CampaignForm, refused: campaigns.CampaignRefused) -> None:
+    """The refusal under the field at fault (else above the form)."""
+    field = getattr(form, _FORM_FIELDS.get(refused.field, refused.field), None)
+    errors = field.errors if field is not None else form.form_errors
+    errors.append(messages.campaign_refused(refused))
 
 
 @bp.route("/<key>/")

@@ -132,3 +132,35 @@ def test_the_command_moves_the_last_day_or_refuses_in_one_line(runner, campaign)
     assert result.exit_code == 2
     (line,) = result.output.strip().splitlines()
     assert "already closes at the end of" in line
+
+
+def test_a_campaign_in_preparation_moves_its_window_and_its_codes_follow(app_ctx):
+    from dataclasses import replace
+
+    from survey_app.plan import code_batches
+    from tests.factories import make_campaign, make_plan, make_school
+
+    county = make_campaign(open_now=False)
+    make_school(county)
+    make_school(county)
+    plan = make_plan(county)
+    issued = code_batches.issue_planned_codes(county, plan)  # in preparation, frozen
+    settings = campaigns.settings_of(county)
+    later = replace(
+        settings,
+        closes=settings.closes + timedelta(days=3),
+        county_name="新县",
+        county_code="659001",  # the factory's code is not a real one
+    )
+    assert campaigns.change_settings(county, later) == ("county_code", "county_name", "closes")
+    _opens, end = campaigns.window(later.opens, later.closes)
+    expiries = {as_utc(code.expires_at) for code in db.session.scalars(select(OneTimeCode))}
+    assert expiries == {end}
+    event = db.session.scalars(
+        select(AuditEvent).filter_by(campaign_id=county.id, action="campaign_changed")
+    ).one()
+    assert event.details["codes"] == len(issued)
+    assert campaigns.change_settings(county, later) == ()  # the same again: nothing
+    county.status = "open"
+    with pytest.raises(campaigns.CampaignRefused, match="only a campaign in preparation"):
+        campaigns.change_settings(county, replace(later, threshold=0.8))

@@ -429,3 +429,53 @@ def test_the_audit_log_downloads_whole_as_codes(supervisor, campaign):
     assert json.loads(last["details"]) == {"codes": 2, "school": "=S1"}  # JSON starts "{"
     page = supervisor.get(f"/plan/{campaign.key}/").text
     assert f'href="/plan/{campaign.key}/audit.csv"' in page
+
+
+def test_a_campaign_in_preparation_changes_its_settings_but_not_its_key(supervisor):
+    from survey_app.models import AuditEvent
+
+    _post_campaign(supervisor)
+    page = supervisor.get("/plan/2026-web/settings")
+    assert page.status_code == 200
+    assert 'name="key"' not in page.text
+    assert 'value="河县"' in page.text
+    assert 'value="2026-12-20"' in page.text  # the last day as it was given
+    token = csrf_token(page.text)
+    changed = {**FORM, "county_name": "和县", "closes": "2026-12-27", "threshold": "0.9"}
+    del changed["key"]
+    reply = supervisor.post("/plan/2026-web/settings", data={"csrf_token": token, **changed})
+    assert reply.status_code == 302
+    chosen = db.session.scalar(select(Campaign).where(Campaign.key == "2026-web"))
+    assert (chosen.county_name, chosen.threshold) == ("和县", 0.9)
+    event = db.session.scalars(
+        select(AuditEvent).filter_by(campaign_id=chosen.id, action="campaign_changed")
+    ).one()
+    assert event.details == {"county_name": "和县", "closes": "2026-12-27", "threshold": 0.9}
+    log = supervisor.get("/plan/2026-web/").text
+    assert '<td title="campaign_changed">修改调查项目设置</td>' in log
+    assert "县名称：和县" in log
+    # refused: the field says why, what was typed stays, nothing changes
+    bad = {**changed, "county_name": "新县", "closes": "2026-12-01"}
+    reply = supervisor.post("/plan/2026-web/settings", data={"csrf_token": token, **bad})
+    assert reply.status_code == 422
+    assert 'value="新县"' in reply.text
+    db.session.expire_all()
+    assert (
+        db.session.scalar(select(Campaign.county_name).where(Campaign.key == "2026-web")) == "和县"
+    )
+
+
+def test_the_settings_of_a_campaign_in_the_field_cannot_change(supervisor, campaign):
+    page = supervisor.get(f"/plan/{campaign.key}/settings")
+    assert page.status_code == 200
+    assert 'id="settings-frozen"' in page.text
+    assert 'name="county_name"' not in page.text
+    assert (
+        f'href="/plan/{campaign.key}/settings"' not in supervisor.get(f"/plan/{campaign.key}/").text
+    )
+    data = {"csrf_token": csrf_token(page.text), **{k: v for k, v in FORM.items() if k != "key"}}
+    reply = supervisor.post(f"/plan/{campaign.key}/settings", data=data)
+    assert reply.status_code == 409
+    assert 'value="河县"' in reply.text  # what was typed stays on the page
+    db.session.expire_all()
+    assert db.session.get(Campaign, campaign.id).county_name == "示范县"
