@@ -1,4 +1,5 @@
-"""Creating a campaign: one county's evaluation round at one stage, with its rule.
+"""Creating a campaign (one county's evaluation round at one stage, with its rule),
+changing it while in preparation, moving its last day, opening and closing its fieldwork.
 
 Dates are calendar days in China's time (Asia/Shanghai): fieldwork opens at the start
 of ``opens`` and closes at the end of ``closes``.
@@ -198,17 +199,18 @@ def change_settings(campaign: Campaign, settings: CampaignSettings) -> tuple[str
     changed = tuple(name for name in SETTINGS if getattr(settings, name) != getattr(before, name))
     if not changed:
         return ()
-    old_end = as_utc(campaign.closes_at)
-    opens_at, closes_at = window(settings.opens, settings.closes)
     campaign.county_code = settings.county_code
     campaign.county_name = settings.county_name.strip()
     campaign.stage = settings.stage
     campaign.resident_population = settings.resident_population
-    campaign.opens_at, campaign.closes_at = opens_at, closes_at
     campaign.threshold = settings.threshold
     campaign.verdict_rule = settings.verdict_rule
     campaign.policy_weights = dict(settings.policy_weights) if settings.policy_weights else None
-    codes = _follow_window(campaign, old_end, closes_at) if closes_at != old_end else 0
+    codes = 0
+    if "opens" in changed or "closes" in changed:  # else the stored window stays to the second
+        old_end = as_utc(campaign.closes_at)
+        campaign.opens_at, campaign.closes_at = window(settings.opens, settings.closes)
+        codes = _follow_window(campaign, old_end, as_utc(campaign.closes_at))
     db.session.flush()
     details: dict[str, object] = {name: _plain(getattr(settings, name)) for name in changed}
     if codes:
