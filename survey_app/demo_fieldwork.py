@@ -285,7 +285,7 @@ def _turnout(cells: list[Cell], rng: np.random.Generator) -> list[float]:
                 effects[cell.school.id] = float(rng.normal(0.0, TURNOUT_SD))
             effect = effects[cell.school.id]
         base = TURNOUT.get(cell.respondent_group, 1.0)
-        shares.append(1.0 if base >= 1 else 1 / (1 + math.exp(-(_logit(base) + effect))))
+        shares.append(1.0 if base >= 1 else _expit(_logit(base) + effect))
     return shares
 
 
@@ -341,6 +341,10 @@ def _window(campaign: Campaign, now: datetime) -> tuple[datetime, datetime]:
 
 def _logit(p: float) -> float:
     return math.log(p / (1 - p))
+
+
+def _expit(x: float) -> float:
+    return 1 / (1 + math.exp(-x))
 
 
 def _calibrated_logit(rate: float, sd: float) -> float:
@@ -525,7 +529,7 @@ class _Simulator:
         if self.rng.random() < DONT_KNOW[group]:
             return item.dont_know_code
         logit = person + self._item_effect(questionnaire, item)
-        recognised = self.rng.random() < 1 / (1 + math.exp(-logit))
+        recognised = self.rng.random() < _expit(logit)
         codes, cumulative = _side(item.scale, recognised)
         return codes[bisect.bisect_right(cumulative, self.rng.random() * cumulative[-1])]
 

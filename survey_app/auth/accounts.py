@@ -42,7 +42,6 @@ class AccountChangeRefused(Refusal):
         "role": "unknown role %(role)s: one of admin, supervisor, evaluator",
         "last_admin": "%(account)s is the last active administrator: it stays one",
         "admin_sees_all": "an administrator sees every campaign: nothing to grant",
-        "no_campaign": "no campaign with the key %(key)r",
         "wrong_password": "the current password is not right",
         "password_length": "the password needs at least %(n)d characters",
     }
@@ -109,13 +108,8 @@ def withdraw(user: User, keys: Iterable[str]) -> AccessChange:
 
 
 def _campaigns(keys: Iterable[str]) -> list[Campaign]:
-    found = []
-    for key in dict.fromkeys(keys):
-        campaign = db.session.scalar(select(Campaign).where(Campaign.key == key))
-        if campaign is None:
-            raise AccountChangeRefused("no_campaign", key=key[:40])
-        found.append(campaign)
-    return found
+    """The campaigns named, once each (AccountRefused for a key of none)."""
+    return [services.campaign_by_key(key) for key in dict.fromkeys(keys)]
 
 
 def _change(user: User, *, grant: list[Campaign], withdraw: list[Campaign]) -> AccessChange:

@@ -71,7 +71,7 @@ def create_user(email: str, role: str, password: str, campaign_keys: Iterable[st
     if db.session.scalar(select(User.id).where(User.email == email)) is not None:
         raise AccountRefused(f"an account for {email} exists already")
     user = User(email=email, role=role, password_hash=hash_password(password), active=True)
-    user.campaigns = [_campaign_by_key(key) for key in dict.fromkeys(campaign_keys)]
+    user.campaigns = [campaign_by_key(key) for key in dict.fromkeys(campaign_keys)]
     db.session.add(user)
     db.session.flush()
     return user
@@ -90,7 +90,7 @@ def password_matches(user: User, password: str) -> bool:
         return False
 
 
-def _campaign_by_key(key: str) -> Campaign:
+def campaign_by_key(key: str) -> Campaign:
     campaign = db.session.scalar(select(Campaign).where(Campaign.key == key))
     if campaign is None:
         raise AccountRefused(f"no campaign with the key {key!r}")

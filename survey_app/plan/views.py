@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -224,12 +224,13 @@ def draw_schools(key: str) -> ResponseReturnValue:
     elif request.method == "POST":
         status = 422
     allocation_shown = typed if request.method == "POST" else {**defaults, **current}
+    drawn = draw.respondents_drawn(chosen)
     respondents_shown = (
         typed_respondents
         if request.method == "POST"
-        else {group: str(n) for group, n in draw.respondents_drawn(chosen).items()}
+        else {group: str(n) for group, n in drawn.items()}
     )
-    sizing = _sample_size(chosen)
+    sizing = _sample_size(chosen, drawn)
     if sizing.error and status == 200:
         status = 422
     return render_template(
@@ -261,12 +262,12 @@ class Sizing:
 SIZING_DEFAULTS = {"p1": "0.90", "rho": "0.05", "cv": "0.3"}
 
 
-def _sample_size(chosen: Campaign) -> Sizing:
+def _sample_size(chosen: Campaign, drawn: Mapping[str, int]) -> Sizing:
     """The test of the 85% line against p1 (the planning design effect from m̄, ρ and
     CV_w) beside the national practice for the campaign's residents.  m̄ starts as the
-    most respondents of one group a school gives in the last draw (else the defaults):
-    that group's clusters have the largest design effect."""
-    largest = max(draw.respondents_drawn(chosen).values(), default=1)
+    most respondents of one group a school gives in the last draw (``drawn``, else the
+    defaults): that group's clusters have the largest design effect."""
+    largest = max(drawn.values(), default=1)
     defaults = {**SIZING_DEFAULTS, "m": str(max(1, largest))}
     inputs = {name: request.args.get(name, default)[:20] for name, default in defaults.items()}
     try:
